@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod alert;
+pub mod bundle;
+pub mod change;
+pub mod decode;
+pub mod error;
+pub mod evidence;
+pub mod hash;
+pub mod knowledge;
+pub mod labels;
+pub mod log;
+pub mod series;
+pub mod time;
+pub mod topology;
+
+pub use alert::{Alert, AlertStatus, Incident};
+pub use bundle::{
+    Bundle, GroundTruth, IncidentData, IncidentSpec, IntegrityIssue, LoadOptions, MANIFEST_FORMAT, Manifest, SourceFormat,
+    SourceKind, SourceOptions, SourceSpec, SourceSummary,
+};
+pub use change::{ChangeEvent, ChangeKind};
+pub use decode::{DecodeReport, Decoded, Records, decode_bytes};
+pub use error::{Error, ErrorKind, Location, Result};
+pub use evidence::{Confidence, Evidence, EvidenceList, Finding, Hypothesis, HypothesisKind, RuledOut};
+pub use hash::{ContentHash, ContentHasher};
+pub use knowledge::{KnowledgeDoc, PolicyFile, Section};
+pub use labels::Labels;
+pub use log::{LogRecord, Severity};
+pub use series::{MetricSeries, NormalizeReport};
+pub use time::{TimeRange, Timestamp};
+pub use topology::{Edge, Reached, Topology};

@@ -1,0 +1,6 @@
+//! faultlens verify stage.
+//!
+//! This crate is the home of the verify stage of the faultlens pipeline. Its capability lands in
+//! a later issue; today it only re-exports the core model it will build on.
+
+pub use faultlens_core as core;
