@@ -1,1 +1,117 @@
-fn main(){}
+//! The `faultlens` command-line tool.
+//!
+//! Exit codes: 0 success; 1 the command ran and found a problem (an invalid bundle, an
+//! integrity mismatch); 2 usage error; 3 the command could not run (I/O, decoding).
+
+mod bundle_cmd;
+mod demo;
+mod output;
+mod sim_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Output format for commands that print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum Format {
+    /// Readable text.
+    #[default]
+    Text,
+    /// JSON, for machines.
+    Json,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 a problem was found (invalid bundle, integrity mismatch); \
+2 usage error; 3 the command could not run (I/O or decoding error).";
+
+#[derive(Debug, Parser)]
+#[command(name = "faultlens", version, about = "Evidence-cited root-cause analysis for incidents", after_help = EXIT_CODES)]
+struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate, inspect or seal an incident bundle.
+    Bundle {
+        #[command(subcommand)]
+        action: bundle_cmd::BundleAction,
+    },
+    /// Generate simulated incident bundles with ground truth.
+    Sim(sim_cmd::SimArgs),
+    /// Run the analysis on the bundled demo incident and print a readable summary.
+    Demo {
+        /// The bundle to analyse (default: examples/bundles/bad-deploy, or a freshly simulated
+        /// copy of it when run outside the repository).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+}
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
+}
+
+impl From<faultlens::core::Error> for Failure {
+    fn from(e: faultlens::core::Error) -> Self {
+        use faultlens::core::ErrorKind;
+        let code = match e.kind() {
+            ErrorKind::InvalidManifest
+            | ErrorKind::InvalidSource
+            | ErrorKind::IntegrityMismatch => 1,
+            _ => 3,
+        };
+        Self {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<faultlens::sim::Error> for Failure {
+    fn from(e: faultlens::sim::Error) -> Self {
+        match e {
+            faultlens::sim::Error::InvalidConfig { .. } => Self {
+                code: 2,
+                message: e.to_string(),
+            },
+            faultlens::sim::Error::Bundle(b) => b.into(),
+            other => Self {
+                code: 3,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bundle { action } => bundle_cmd::run(action, cli.format),
+        Command::Sim(args) => sim_cmd::run(args, cli.format),
+        Command::Demo { bundle } => demo::run(bundle, cli.format),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if cli.format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "exit_code": f.code, "error": f.message})
+                );
+            } else {
+                eprintln!("error: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}

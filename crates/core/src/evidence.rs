@@ -34,8 +34,20 @@ pub struct Evidence {
 
 impl Evidence {
     /// Evidence without a time range.
-    pub fn new(source: impl Into<String>, query: impl Into<String>, sha256: ContentHash, detail: impl Into<String>) -> Self {
-        Self { id: String::new(), source: source.into(), query: query.into(), range: None, sha256, detail: detail.into() }
+    pub fn new(
+        source: impl Into<String>,
+        query: impl Into<String>,
+        sha256: ContentHash,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: String::new(),
+            source: source.into(),
+            query: query.into(),
+            range: None,
+            sha256,
+            detail: detail.into(),
+        }
     }
 
     /// Sets the time range.
@@ -106,7 +118,10 @@ impl TryFrom<Vec<Evidence>> for EvidenceList {
     type Error = Error;
     fn try_from(v: Vec<Evidence>) -> Result<Self> {
         if v.is_empty() {
-            return Err(Error::invalid("evidence list", "at least one evidence item is required"));
+            return Err(Error::invalid(
+                "evidence list",
+                "at least one evidence item is required",
+            ));
         }
         Ok(Self(v))
     }
@@ -138,7 +153,10 @@ impl TryFrom<f64> for Confidence {
         if (0.0..=1.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(Error::invalid("confidence", format!("{v} is not in [0, 1]")))
+            Err(Error::invalid(
+                "confidence",
+                format!("{v} is not in [0, 1]"),
+            ))
         }
     }
 }
@@ -166,8 +184,19 @@ pub struct Finding {
 
 impl Finding {
     /// A finding; the evidence argument makes it impossible to build one without evidence.
-    pub fn new(kind: impl Into<String>, score: Confidence, summary: impl Into<String>, evidence: EvidenceList) -> Self {
-        Self { kind: kind.into(), service: None, score, summary: summary.into(), evidence }
+    pub fn new(
+        kind: impl Into<String>,
+        score: Confidence,
+        summary: impl Into<String>,
+        evidence: EvidenceList,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            service: None,
+            score,
+            summary: summary.into(),
+            evidence,
+        }
     }
 
     /// Sets the service.
@@ -238,7 +267,12 @@ pub struct Hypothesis {
 
 impl Hypothesis {
     /// A hypothesis; requires its evidence.
-    pub fn new(kind: HypothesisKind, confidence: Confidence, summary: impl Into<String>, evidence: EvidenceList) -> Self {
+    pub fn new(
+        kind: HypothesisKind,
+        confidence: Confidence,
+        summary: impl Into<String>,
+        evidence: EvidenceList,
+    ) -> Self {
         Self {
             rank: 0,
             kind,

@@ -1,6 +1,11 @@
 //! Property tests: no decoder panics on arbitrary or mangled input, and valid metric input
 //! round-trips.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use faultlens_core::{Records, SourceFormat, SourceOptions, decode_bytes};
 use proptest::prelude::*;
@@ -11,18 +16,28 @@ fn seed(format: SourceFormat) -> &'static str {
         SourceFormat::PrometheusQueryRange => {
             r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"up","job":"a"},"values":[[1700000000,"1"],[1700000015,"NaN"]]}]}}"#
         }
-        SourceFormat::Openmetrics => "# TYPE up gauge\nup{job=\"a\"} 1 1700000000\nup{job=\"a\"} +Inf 1700000015\n# EOF\n",
+        SourceFormat::Openmetrics => {
+            "# TYPE up gauge\nup{job=\"a\"} 1 1700000000\nup{job=\"a\"} +Inf 1700000015\n# EOF\n"
+        }
         SourceFormat::CsvWide => "time,up{job=\"a\"},b\n1700000000,1,2\n1700000015,,3\n",
         SourceFormat::LokiQueryRange => {
             r#"{"status":"success","data":{"resultType":"streams","result":[{"stream":{"app":"a"},"values":[["1700000000000000000","line"]]}]}}"#
         }
-        SourceFormat::ElasticsearchHits => r#"{"hits":{"hits":[{"_id":"1","_source":{"@timestamp":"2026-01-01T00:00:00Z","message":"m"}}]}}"#,
-        SourceFormat::Jsonl => "{\"ts\":1700000000,\"msg\":\"a\"}\n{\"ts\":1700000001,\"msg\":\"b\"}\n",
-        SourceFormat::Raw => "2026-01-01 00:00:00,000 ERROR [main] a.B - boom\nI0101 00:00:00.000000 1 x.go:1] hi\n",
+        SourceFormat::ElasticsearchHits => {
+            r#"{"hits":{"hits":[{"_id":"1","_source":{"@timestamp":"2026-01-01T00:00:00Z","message":"m"}}]}}"#
+        }
+        SourceFormat::Jsonl => {
+            "{\"ts\":1700000000,\"msg\":\"a\"}\n{\"ts\":1700000001,\"msg\":\"b\"}\n"
+        }
+        SourceFormat::Raw => {
+            "2026-01-01 00:00:00,000 ERROR [main] a.B - boom\nI0101 00:00:00.000000 1 x.go:1] hi\n"
+        }
         SourceFormat::ArgocdHistory => {
             r#"{"metadata":{"name":"a"},"status":{"history":[{"id":1,"revision":"r1","deployedAt":"2026-01-01T00:00:00Z"}]}}"#
         }
-        SourceFormat::GithubDeployments => r#"[{"id":1,"sha":"s","created_at":"2026-01-01T00:00:00Z","statuses":[{"state":"success","created_at":"2026-01-01T00:01:00Z"}]}]"#,
+        SourceFormat::GithubDeployments => {
+            r#"[{"id":1,"sha":"s","created_at":"2026-01-01T00:00:00Z","statuses":[{"state":"success","created_at":"2026-01-01T00:01:00Z"}]}]"#
+        }
         SourceFormat::K8sEvents => {
             r#"{"items":[{"metadata":{"name":"e"},"involvedObject":{"name":"a"},"reason":"ScalingReplicaSet","message":"m","lastTimestamp":"2026-01-01T00:00:00Z"}]}"#
         }
@@ -30,8 +45,12 @@ fn seed(format: SourceFormat) -> &'static str {
             r#"{"id":"c","at":"2026-01-01T00:00:00Z","service":"a","kind":"deploy","from":null,"to":"v2","source":null,"author":null,"description":null}"#
         }
         SourceFormat::FaultlensTopology => r#"{"services":["a"],"edges":[{"from":"a","to":"b"}]}"#,
-        SourceFormat::PagerdutyIncidents => r#"{"incidents":[{"id":"P","status":"triggered","created_at":"2026-01-01T00:00:00Z","service":{"summary":"a"}}]}"#,
-        SourceFormat::Alertmanager => r#"[{"labels":{"alertname":"X"},"startsAt":"2026-01-01T00:00:00Z","status":{"state":"active"}}]"#,
+        SourceFormat::PagerdutyIncidents => {
+            r#"{"incidents":[{"id":"P","status":"triggered","created_at":"2026-01-01T00:00:00Z","service":{"summary":"a"}}]}"#
+        }
+        SourceFormat::Alertmanager => {
+            r#"[{"labels":{"alertname":"X"},"startsAt":"2026-01-01T00:00:00Z","status":{"state":"active"}}]"#
+        }
         SourceFormat::Markdown => "# T\n## S\ntext\n```\n# code\n```\n",
         SourceFormat::Rego => "package main\n\ndeny contains msg if { msg := \"x\" }\n",
     }
@@ -52,7 +71,10 @@ fn check(format: SourceFormat, bytes: &[u8]) {
             let _ = serde_json::to_string(&d.report).unwrap();
         }
         Err(e) => {
-            assert!(e.to_string().contains("prop"), "error must name the file: {e}");
+            assert!(
+                e.to_string().contains("prop"),
+                "error must name the file: {e}"
+            );
         }
     }
 }
@@ -60,7 +82,8 @@ fn check(format: SourceFormat, bytes: &[u8]) {
 #[test]
 fn seeds_decode() {
     for f in SourceFormat::ALL {
-        decode_bytes(f, "seed", seed(f).as_bytes(), &options(f)).unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        decode_bytes(f, "seed", seed(f).as_bytes(), &options(f))
+            .unwrap_or_else(|e| panic!("{f:?}: {e}"));
     }
 }
 

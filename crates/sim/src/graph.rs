@@ -5,14 +5,56 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
 const MIDDLE: [&str; 36] = [
-    "checkout", "cart", "catalog", "payments", "shipping", "users", "orders", "search", "recommendations", "inventory",
-    "pricing", "reviews", "notifications", "auth", "ads", "currency", "email", "fraud", "loyalty", "wishlist", "media",
-    "geo", "tax", "invoices", "refunds", "coupons", "ratings", "sessions", "profile", "analytics", "billing", "ledger",
-    "returns", "support", "feeds", "quotes",
+    "checkout",
+    "cart",
+    "catalog",
+    "payments",
+    "shipping",
+    "users",
+    "orders",
+    "search",
+    "recommendations",
+    "inventory",
+    "pricing",
+    "reviews",
+    "notifications",
+    "auth",
+    "ads",
+    "currency",
+    "email",
+    "fraud",
+    "loyalty",
+    "wishlist",
+    "media",
+    "geo",
+    "tax",
+    "invoices",
+    "refunds",
+    "coupons",
+    "ratings",
+    "sessions",
+    "profile",
+    "analytics",
+    "billing",
+    "ledger",
+    "returns",
+    "support",
+    "feeds",
+    "quotes",
 ];
 const LEAVES: [&str; 12] = [
-    "orders-db", "users-db", "catalog-db", "redis-cache", "kafka", "payments-db", "inventory-db", "search-index",
-    "session-store", "object-store", "ledger-db", "rabbitmq",
+    "orders-db",
+    "users-db",
+    "catalog-db",
+    "redis-cache",
+    "kafka",
+    "payments-db",
+    "inventory-db",
+    "search-index",
+    "session-store",
+    "object-store",
+    "ledger-db",
+    "rabbitmq",
 ];
 const ENTRIES: [&str; 2] = ["frontend", "mobile-bff"];
 
@@ -41,7 +83,11 @@ fn pick_names(pool: &[&str], n: usize, rng: &mut ChaCha8Rng) -> Vec<String> {
     (0..n)
         .map(|i| {
             let base = v.get(i % v.len()).copied().unwrap_or("svc");
-            if i < v.len() { base.to_string() } else { format!("{base}-{}", i / v.len() + 1) }
+            if i < v.len() {
+                base.to_string()
+            } else {
+                format!("{base}-{}", i / v.len() + 1)
+            }
         })
         .collect()
 }
@@ -53,7 +99,11 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     let n_mid = n - n_entry - n_store;
     let n_api = (n_mid * 2 / 5).max(1);
     let n_back = n_mid - n_api;
-    let mut names: Vec<String> = ENTRIES.iter().take(n_entry).map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = ENTRIES
+        .iter()
+        .take(n_entry)
+        .map(|s| s.to_string())
+        .collect();
     let mut tiers = vec![Tier::Entry; n_entry];
     names.extend(pick_names(&MIDDLE, n_mid, rng));
     tiers.extend(std::iter::repeat_n(Tier::Api, n_api));
@@ -62,7 +112,12 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     tiers.extend(std::iter::repeat_n(Tier::Store, n_store));
 
     let idx = |t: Tier| -> Vec<usize> { (0..n).filter(|&i| tiers[i] == t).collect() };
-    let (entries, apis, backs, stores) = (idx(Tier::Entry), idx(Tier::Api), idx(Tier::Backend), idx(Tier::Store));
+    let (entries, apis, backs, stores) = (
+        idx(Tier::Entry),
+        idx(Tier::Api),
+        idx(Tier::Backend),
+        idx(Tier::Store),
+    );
     let mut callees = vec![Vec::<usize>::new(); n];
     let add = |callees: &mut Vec<Vec<usize>>, a: usize, b: usize| {
         if a != b && !callees[a].contains(&b) {
@@ -95,7 +150,13 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
             let above: &Vec<usize> = match tiers[i] {
                 Tier::Api => &entries,
                 Tier::Backend => &apis,
-                _ => if backs.is_empty() { &apis } else { &backs },
+                _ => {
+                    if backs.is_empty() {
+                        &apis
+                    } else {
+                        &backs
+                    }
+                }
             };
             if let Some(&c) = above.choose(rng) {
                 add(&mut callees, c, i);
@@ -114,7 +175,13 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     // tiers only call downwards, so reverse tier order is bottom-up
     let mut bottom_up: Vec<usize> = (0..n).collect();
     bottom_up.sort_by_key(|&i| std::cmp::Reverse(tiers[i] as u8));
-    Graph { names, tiers, callees, callers, bottom_up }
+    Graph {
+        names,
+        tiers,
+        callees,
+        callers,
+        bottom_up,
+    }
 }
 
 impl Graph {

@@ -37,13 +37,25 @@ struct AmStatus {
 ///
 /// # Errors
 /// [`Error::Decode`] for JSON that is not an array of alerts, or a bad `startsAt`.
-pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<Alert>> {
+pub fn decode(
+    source: &str,
+    bytes: &[u8],
+    options: &SourceOptions,
+    report: &mut DecodeReport,
+) -> Result<Vec<Alert>> {
     let alerts: Vec<AmAlert> = parse_json(source, bytes, "an array of Alertmanager alerts")?;
     let service_label = opt_str(options, "service_label");
     let mut out = Vec::new();
     for (i, a) in alerts.into_iter().enumerate() {
         let started_at = Timestamp::parse_rfc3339(&a.starts_at).map_err(|_| {
-            Error::decode(source, Location::JsonPath { path: format!("[{i}].startsAt") }, "an RFC 3339 time", format!("\"{}\"", a.starts_at))
+            Error::decode(
+                source,
+                Location::JsonPath {
+                    path: format!("[{i}].startsAt"),
+                },
+                "an RFC 3339 time",
+                format!("\"{}\"", a.starts_at),
+            )
         })?;
         let status = match a.status.as_ref().map(|s| s.state.as_str()) {
             Some("suppressed") => AlertStatus::Suppressed,
@@ -52,11 +64,17 @@ pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut 
         };
         let ended_at = match status {
             AlertStatus::Firing => None,
-            _ => a.ends_at.as_deref().and_then(|t| Timestamp::parse_rfc3339(t).ok()).filter(|t| t.as_millis() > 0),
+            _ => a
+                .ends_at
+                .as_deref()
+                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+                .filter(|t| t.as_millis() > 0),
         };
         let labels: Labels = a.labels.into_iter().collect();
         let name = labels.get("alertname").unwrap_or("unnamed").to_string();
-        let id = a.fingerprint.unwrap_or_else(|| format!("{name}@{started_at}"));
+        let id = a
+            .fingerprint
+            .unwrap_or_else(|| format!("{name}@{started_at}"));
         out.push(Alert {
             id,
             name,
@@ -65,7 +83,11 @@ pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut 
             service: labels.service(service_label).map(str::to_string),
             started_at,
             ended_at,
-            summary: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
+            summary: a
+                .annotations
+                .get("summary")
+                .or_else(|| a.annotations.get("description"))
+                .cloned(),
             labels,
         });
     }
@@ -85,10 +107,21 @@ mod tests {
           "startsAt":"2026-11-02T14:05:00.000Z","status":{"inhibitedBy":[],"silencedBy":[],"state":"active"},"updatedAt":"2026-11-02T14:06:00.000Z",
           "generatorURL":"http://prom/graph","labels":{"alertname":"CheckoutLatency","service":"checkout","severity":"page"}}]"#;
         let d = decode_fixture(SourceFormat::Alertmanager, j.as_bytes()).unwrap();
-        let Records::Alerts(a) = d.records else { panic!() };
-        assert_eq!((a[0].name.as_str(), a[0].status), ("CheckoutLatency", AlertStatus::Firing));
+        let Records::Alerts(a) = d.records else {
+            panic!()
+        };
+        assert_eq!(
+            (a[0].name.as_str(), a[0].status),
+            ("CheckoutLatency", AlertStatus::Firing)
+        );
         assert_eq!(a[0].ended_at, None);
         assert_eq!(a[0].service.as_deref(), Some("checkout"));
-        assert!(decode_fixture(SourceFormat::Alertmanager, br#"[{"labels":{},"startsAt":"x"}]"#).is_err());
+        assert!(
+            decode_fixture(
+                SourceFormat::Alertmanager,
+                br#"[{"labels":{},"startsAt":"x"}]"#
+            )
+            .is_err()
+        );
     }
 }

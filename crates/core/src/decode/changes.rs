@@ -11,7 +11,12 @@ use crate::error::{Error, Location, Result};
 ///
 /// # Errors
 /// [`Error::Decode`] naming the line and field.
-pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<ChangeEvent>> {
+pub fn decode(
+    source: &str,
+    bytes: &[u8],
+    _options: &SourceOptions,
+    report: &mut DecodeReport,
+) -> Result<Vec<ChangeEvent>> {
     let mut out = Vec::new();
     let mut scratch = DecodeReport::default();
     for (line, text) in text_lines(bytes, &mut scratch) {
@@ -21,7 +26,12 @@ pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut
         let mut de = serde_json::Deserializer::from_str(&text);
         let c: ChangeEvent = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let field = e.path().to_string();
-            Error::decode(source, Location::Field { line, field }, "a faultlens change event", e.into_inner().to_string())
+            Error::decode(
+                source,
+                Location::Field { line, field },
+                "a faultlens change event",
+                e.into_inner().to_string(),
+            )
         })?;
         out.push(c);
     }
@@ -40,10 +50,14 @@ mod tests {
     fn strict_lines() {
         let ok = br#"{"id":"c1","at":"2026-11-02T14:00:00Z","service":"cart","kind":"deploy","from":"v1","to":"v2","source":"ci","author":null,"description":null}"#;
         let d = decode_fixture(SourceFormat::FaultlensChanges, ok).unwrap();
-        let Records::Changes(c) = d.records else { panic!() };
+        let Records::Changes(c) = d.records else {
+            panic!()
+        };
         assert_eq!(c[0].to.as_deref(), Some("v2"));
         let bad = br#"{"id":"c1","at":"2026-11-02T14:00:00Z","service":"cart","kind":"explode","from":null,"to":null,"source":null,"author":null,"description":null}"#;
-        let e = decode_fixture(SourceFormat::FaultlensChanges, &[&b"\n"[..], bad].concat()).unwrap_err().to_string();
+        let e = decode_fixture(SourceFormat::FaultlensChanges, &[&b"\n"[..], bad].concat())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2") && e.contains("kind"), "{e}");
     }
 }

@@ -47,7 +47,12 @@ struct MatrixSeries<'a> {
 /// # Errors
 /// [`Error::Decode`] for truncated or malformed JSON, `status` other than `success`, a
 /// `resultType` other than `matrix`, or a sample value that is not a number, `NaN` or `±Inf`.
-pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<MetricSeries>> {
+pub fn decode(
+    source: &str,
+    bytes: &[u8],
+    _options: &SourceOptions,
+    report: &mut DecodeReport,
+) -> Result<Vec<MetricSeries>> {
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
     let bodies: Vec<Body<'_>> = if first == Some(b'[') {
         parse_json(source, bytes, "an array of Prometheus query_range bodies")?
@@ -58,16 +63,30 @@ pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut
     let mut out = SeriesBuilder::default();
     for (bi, body) in bodies.into_iter().enumerate() {
         let at = |p: &str| {
-            let path = if multi { format!("[{bi}].{p}") } else { p.to_string() };
+            let path = if multi {
+                format!("[{bi}].{p}")
+            } else {
+                p.to_string()
+            };
             Location::JsonPath { path }
         };
         if body.status != "success" {
             let why = body.error.as_deref().unwrap_or("no error message");
             let ty = body.error_type.as_deref().unwrap_or("unknown");
-            return Err(Error::decode(source, at("status"), "\"success\"", format!("\"{}\" ({ty}: {why})", body.status)));
+            return Err(Error::decode(
+                source,
+                at("status"),
+                "\"success\"",
+                format!("\"{}\" ({ty}: {why})", body.status),
+            ));
         }
         let Some(data) = body.data else {
-            return Err(Error::decode(source, at("data"), "a data object", "nothing"));
+            return Err(Error::decode(
+                source,
+                at("data"),
+                "a data object",
+                "nothing",
+            ));
         };
         if data.result_type != "matrix" {
             return Err(Error::decode(
@@ -77,15 +96,25 @@ pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut
                 format!("\"{}\"", data.result_type),
             ));
         }
-        let series: Vec<MatrixSeries<'_>> =
-            parse_json(source, data.result.get().as_bytes(), "an array of {metric, values} series").map_err(|e| {
-                match e {
-                    Error::Decode { location: Location::JsonPath { path }, expected, found, .. } => {
-                        Error::decode(source, at(&format!("data.result{}", path.trim_start_matches('.'))), expected, found)
-                    }
-                    other => other,
-                }
-            })?;
+        let series: Vec<MatrixSeries<'_>> = parse_json(
+            source,
+            data.result.get().as_bytes(),
+            "an array of {metric, values} series",
+        )
+        .map_err(|e| match e {
+            Error::Decode {
+                location: Location::JsonPath { path },
+                expected,
+                found,
+                ..
+            } => Error::decode(
+                source,
+                at(&format!("data.result{}", path.trim_start_matches('.'))),
+                expected,
+                found,
+            ),
+            other => other,
+        })?;
         for (si, s) in series.into_iter().enumerate() {
             let mut name = String::new();
             let mut labels = Labels::new();
@@ -96,13 +125,21 @@ pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut
                     labels.insert(k.into_owned(), v.into_owned());
                 }
             }
-            let Some(target) = out.series_mut(&name, &labels) else { continue };
+            let Some(target) = out.series_mut(&name, &labels) else {
+                continue;
+            };
             for (vi, (t, v)) in s.values.into_iter().enumerate() {
                 let loc = || at(&format!("data.result[{si}].values[{vi}]"));
-                let ts = Timestamp::from_unix_secs_f64(t)
-                    .map_err(|e| Error::decode(source, loc(), "a Unix time in seconds", e.to_string()))?;
+                let ts = Timestamp::from_unix_secs_f64(t).map_err(|e| {
+                    Error::decode(source, loc(), "a Unix time in seconds", e.to_string())
+                })?;
                 let val = parse_sample_value(&v).ok_or_else(|| {
-                    Error::decode(source, loc(), "a sample value (decimal, NaN, +Inf or -Inf)", format!("\"{v}\""))
+                    Error::decode(
+                        source,
+                        loc(),
+                        "a sample value (decimal, NaN, +Inf or -Inf)",
+                        format!("\"{v}\""),
+                    )
                 })?;
                 target.push(ts, val);
             }
@@ -124,7 +161,9 @@ mod tests {
     #[test]
     fn decodes_documented_shape() {
         let d = decode_fixture(SourceFormat::PrometheusQueryRange, OK.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else { panic!() };
+        let Records::Metrics(s) = d.records else {
+            panic!()
+        };
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name(), "up");
         assert_eq!(s[0].timestamps_ms()[0], 1_435_781_430_781);
@@ -139,7 +178,9 @@ mod tests {
     fn array_of_bodies_merges_series() {
         let two = format!("[{OK},{OK}]");
         let d = decode_fixture(SourceFormat::PrometheusQueryRange, two.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else { panic!() };
+        let Records::Metrics(s) = d.records else {
+            panic!()
+        };
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].len(), 3);
     }
@@ -158,9 +199,13 @@ mod tests {
         assert!(e.contains("data.resultType") && e.contains("vector"), "{e}");
         let e = err(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#);
         assert!(e.contains("bad_data"), "{e}");
-        let e = err(r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}"#);
+        let e = err(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}"#,
+        );
         assert!(e.contains("data.result[0].values[0]"), "{e}");
-        let e = err(r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#);
+        let e = err(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#,
+        );
         assert!(e.contains("data.result"), "{e}");
     }
 }

@@ -32,20 +32,29 @@ impl HeaderFormat {
     /// # Errors
     /// [`Error::InvalidInput`] when the template has no `<Content>` field or is malformed.
     pub fn parse(template: &str) -> Result<Self> {
-        static FIELD: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"<([A-Za-z_][A-Za-z0-9_]*)>").ok());
+        static FIELD: LazyLock<Option<Regex>> =
+            LazyLock::new(|| Regex::new(r"<([A-Za-z_][A-Za-z0-9_]*)>").ok());
         let Some(field_re) = FIELD.as_ref() else {
-            return Err(Error::invalid("log format", "internal pattern failed to compile"));
+            return Err(Error::invalid(
+                "log format",
+                "internal pattern failed to compile",
+            ));
         };
         let mut pattern = String::from("^");
         let mut fields = Vec::new();
         let mut last = 0;
         for m in field_re.captures_iter(template) {
-            let (Some(whole), Some(name)) = (m.get(0), m.get(1)) else { continue };
+            let (Some(whole), Some(name)) = (m.get(0), m.get(1)) else {
+                continue;
+            };
             let lit = template.get(last..whole.start()).unwrap_or_default();
             pattern.push_str(&literal(lit));
             let name = name.as_str();
             if fields.iter().any(|f| f == name) {
-                return Err(Error::invalid("log format", format!("field <{name}> appears twice in `{template}`")));
+                return Err(Error::invalid(
+                    "log format",
+                    format!("field <{name}> appears twice in `{template}`"),
+                ));
             }
             if name == "Content" {
                 pattern.push_str("(?P<Content>.*?)");
@@ -58,9 +67,13 @@ impl HeaderFormat {
         pattern.push_str(&literal(template.get(last..).unwrap_or_default()));
         pattern.push_str(r"\s*$");
         if !fields.iter().any(|f| f == "Content") {
-            return Err(Error::invalid("log format", format!("`{template}` has no <Content> field")));
+            return Err(Error::invalid(
+                "log format",
+                format!("`{template}` has no <Content> field"),
+            ));
         }
-        let regex = Regex::new(&pattern).map_err(|e| Error::invalid("log format", format!("`{template}`: {e}")))?;
+        let regex = Regex::new(&pattern)
+            .map_err(|e| Error::invalid("log format", format!("`{template}`: {e}")))?;
         Ok(Self { regex, fields })
     }
 
@@ -74,7 +87,12 @@ impl HeaderFormat {
     #[must_use]
     pub fn split<'a>(&self, line: &'a str) -> Option<Vec<(&str, &'a str)>> {
         let caps = self.regex.captures(line)?;
-        Some(self.fields.iter().filter_map(|f| caps.name(f).map(|m| (f.as_str(), m.as_str()))).collect())
+        Some(
+            self.fields
+                .iter()
+                .filter_map(|f| caps.name(f).map(|m| (f.as_str(), m.as_str())))
+                .collect(),
+        )
     }
 }
 
@@ -134,7 +152,15 @@ fn record_from_fields(fields: &[(&str, &str)], source: &str, line: u64) -> LogRe
         _ => None,
     };
     let service = labels.service(None).map(str::to_string);
-    LogRecord { source: source.to_string(), line, timestamp, service, level, labels, message }
+    LogRecord {
+        source: source.to_string(),
+        line,
+        timestamp,
+        service,
+        level,
+        labels,
+        message,
+    }
 }
 
 macro_rules! re {
@@ -143,7 +169,10 @@ macro_rules! re {
     };
 }
 
-re!(KLOG, r"^(?P<lvl>[IWEF])(?P<mmdd>\d{4}) (?P<time>\d{2}:\d{2}:\d{2}\.\d+)\s+(?P<pid>\d+) (?P<file>[^\]]+)\] (?P<msg>.*)$");
+re!(
+    KLOG,
+    r"^(?P<lvl>[IWEF])(?P<mmdd>\d{4}) (?P<time>\d{2}:\d{2}:\d{2}\.\d+)\s+(?P<pid>\d+) (?P<file>[^\]]+)\] (?P<msg>.*)$"
+);
 re!(
     SYSLOG5424,
     r"^<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<procid>\S+) (?P<msgid>\S+) (?P<sd>-|\[.*?\]) ?(?P<msg>.*)$"
@@ -160,7 +189,10 @@ re!(
     ACCESS,
     r#"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\d{3}) (?P<bytes>\S+)(?: "(?P<referer>[^"]*)" "(?P<ua>[^"]*)")?"#
 );
-re!(LOGFMT_PAIR, r#"(?P<k>[A-Za-z_][\w.-]*)=(?P<v>"(?:[^"\\]|\\.)*"|\S*)"#);
+re!(
+    LOGFMT_PAIR,
+    r#"(?P<k>[A-Za-z_][\w.-]*)=(?P<v>"(?:[^"\\]|\\.)*"|\S*)"#
+);
 
 fn cap<'a>(c: &regex::Captures<'a>, n: &str) -> Option<&'a str> {
     c.name(n).map(|m| m.as_str())
@@ -169,11 +201,17 @@ fn cap<'a>(c: &regex::Captures<'a>, n: &str) -> Option<&'a str> {
 /// Auto-detects the layout of one line; `None` when nothing fits.
 fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Option<LogRecord> {
     let t = line.trim_start();
-    let rec = |labels: Labels, ts: Option<Timestamp>, level: Option<Severity>, msg: &str, service: Option<&str>| LogRecord {
+    let rec = |labels: Labels,
+               ts: Option<Timestamp>,
+               level: Option<Severity>,
+               msg: &str,
+               service: Option<&str>| LogRecord {
         source: source.to_string(),
         line: n,
         timestamp: ts,
-        service: service.map(str::to_string).or_else(|| labels.service(None).map(str::to_string)),
+        service: service
+            .map(str::to_string)
+            .or_else(|| labels.service(None).map(str::to_string)),
         level,
         labels,
         message: msg.to_string(),
@@ -188,7 +226,13 @@ fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Opt
         l.insert("format", "klog");
         l.insert("file", cap(&c, "file").unwrap_or_default());
         let level = cap(&c, "lvl").and_then(Severity::parse);
-        return Some(rec(l, None, level, cap(&c, "msg").unwrap_or_default(), None));
+        return Some(rec(
+            l,
+            None,
+            level,
+            cap(&c, "msg").unwrap_or_default(),
+            None,
+        ));
     }
     if let Some(c) = SYSLOG5424.as_ref().and_then(|r| r.captures(t)) {
         let mut l = Labels::new();
@@ -204,7 +248,13 @@ fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Opt
         l.insert("format", "syslog");
         l.insert("host", cap(&c, "host").unwrap_or_default());
         let level = cap(&c, "pri").and_then(syslog_severity);
-        return Some(rec(l, None, level, cap(&c, "msg").unwrap_or_default(), cap(&c, "app")));
+        return Some(rec(
+            l,
+            None,
+            level,
+            cap(&c, "msg").unwrap_or_default(),
+            cap(&c, "app"),
+        ));
     }
     if let Some(c) = LOG4J.as_ref().and_then(|r| r.captures(t)) {
         let mut l = Labels::new();
@@ -225,9 +275,18 @@ fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Opt
         let status = cap(&c, "status").unwrap_or_default();
         l.insert("status", status);
         l.insert("client", cap(&c, "ip").unwrap_or_default());
-        let level = if status.starts_with('5') { Some(Severity::Error) } else { Some(Severity::Info) };
+        let level = if status.starts_with('5') {
+            Some(Severity::Error)
+        } else {
+            Some(Severity::Info)
+        };
         let ts = cap(&c, "ts").and_then(parse_time_text);
-        let msg = format!("{} {} {}", cap(&c, "req").unwrap_or_default(), status, cap(&c, "bytes").unwrap_or_default());
+        let msg = format!(
+            "{} {} {}",
+            cap(&c, "req").unwrap_or_default(),
+            status,
+            cap(&c, "bytes").unwrap_or_default()
+        );
         return Some(rec(l, ts, level, &msg, None));
     }
     let pairs: Vec<(String, String)> = LOGFMT_PAIR
@@ -237,13 +296,20 @@ fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Opt
                 .filter_map(|c| {
                     let k = cap(&c, "k")?;
                     let v = cap(&c, "v")?;
-                    let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).map_or_else(|| v.to_string(), |q| q.replace("\\\"", "\""));
+                    let v = v
+                        .strip_prefix('"')
+                        .and_then(|v| v.strip_suffix('"'))
+                        .map_or_else(|| v.to_string(), |q| q.replace("\\\"", "\""));
                     Some((k.to_string(), v))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    if pairs.len() >= 2 && pairs.iter().any(|(k, _)| matches!(k.as_str(), "msg" | "message" | "level" | "lvl")) {
+    if pairs.len() >= 2
+        && pairs
+            .iter()
+            .any(|(k, _)| matches!(k.as_str(), "msg" | "message" | "level" | "lvl"))
+    {
         let mut l = Labels::new();
         l.insert("format", "logfmt");
         let mut msg = String::new();
@@ -280,13 +346,26 @@ fn syslog_severity(pri: &str) -> Option<Severity> {
 ///
 /// # Errors
 /// [`Error::Decode`] when the `log_format` option is not a valid header template.
-pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<LogRecord>> {
+pub fn decode(
+    source: &str,
+    bytes: &[u8],
+    options: &SourceOptions,
+    report: &mut DecodeReport,
+) -> Result<Vec<LogRecord>> {
     let format = opt_str(options, "log_format").unwrap_or("auto");
     let header = if format == "auto" {
         None
     } else {
         Some(HeaderFormat::parse(format).map_err(|e| {
-            Error::decode(source, Location::Field { line: 0, field: "options.log_format".into() }, "a header template with <Content>", e.to_string())
+            Error::decode(
+                source,
+                Location::Field {
+                    line: 0,
+                    field: "options.log_format".into(),
+                },
+                "a header template with <Content>",
+                e.to_string(),
+            )
         })?)
     };
     let mut out = Vec::new();
@@ -316,7 +395,10 @@ pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut 
         let first = unparsed.first().copied().unwrap_or_default();
         report.warn(
             &Location::Line { line: first },
-            format_args!("{} lines did not fit `{format}` and were kept whole as the message", unparsed.len()),
+            format_args!(
+                "{} lines did not fit `{format}` and were kept whole as the message",
+                unparsed.len()
+            ),
         );
     }
     report.records += out.len() as u64;
@@ -333,7 +415,9 @@ mod tests {
         let mut o = SourceOptions::new();
         o.insert("log_format".into(), format.into());
         let d = decode_bytes(SourceFormat::Raw, "app.log", text.as_bytes(), &o).unwrap();
-        let Records::Logs(l) = d.records else { panic!() };
+        let Records::Logs(l) = d.records else {
+            panic!()
+        };
         (l, d.report)
     }
 
@@ -343,8 +427,14 @@ mod tests {
             "<Date> <Time> <Pid> <Level> <Component>: <Content>",
             "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating\nbroken\n",
         );
-        assert_eq!(l[0].message, "PacketResponder 1 for block blk_38865049064139660 terminating");
-        assert_eq!(l[0].labels.get("Component"), Some("dfs.DataNode$PacketResponder"));
+        assert_eq!(
+            l[0].message,
+            "PacketResponder 1 for block blk_38865049064139660 terminating"
+        );
+        assert_eq!(
+            l[0].labels.get("Component"),
+            Some("dfs.DataNode$PacketResponder")
+        );
         assert_eq!(l[0].level, Some(Severity::Info));
         assert_eq!(l[1].message, "broken");
         assert_eq!((l[1].line, r.normalized), (2, 1));
@@ -365,10 +455,16 @@ just text\n";
         assert_eq!(l[1].service.as_deref(), Some("payments"));
         assert_eq!(l[1].level, Some(Severity::Critical));
         assert_eq!(l[2].service.as_deref(), Some("sshd"));
-        assert_eq!((l[3].level, l[3].message.as_str()), (Some(Severity::Error), "cart lost"));
+        assert_eq!(
+            (l[3].level, l[3].message.as_str()),
+            (Some(Severity::Error), "cart lost")
+        );
         assert_eq!(l[4].level, Some(Severity::Error));
         assert_eq!(l[4].timestamp.unwrap().to_string(), "2026-11-02T14:05:00Z");
-        assert_eq!((l[5].message.as_str(), l[5].service.as_deref()), ("slow query", Some("db")));
+        assert_eq!(
+            (l[5].message.as_str(), l[5].service.as_deref()),
+            ("slow query", Some("db"))
+        );
         assert_eq!(l[6].message, "json");
         assert_eq!(l[7].message, "just text");
         assert_eq!(r.normalized, 1);

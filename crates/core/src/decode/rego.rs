@@ -10,7 +10,12 @@ use crate::knowledge::PolicyFile;
 ///
 /// # Errors
 /// [`Error::Decode`] when the file is not UTF-8 or declares no package.
-pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<PolicyFile>> {
+pub fn decode(
+    source: &str,
+    bytes: &[u8],
+    _options: &SourceOptions,
+    report: &mut DecodeReport,
+) -> Result<Vec<PolicyFile>> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::decode(source, Location::File, "UTF-8 Rego source", e.to_string()))?;
     let mut package = None;
@@ -29,10 +34,20 @@ pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut
         break;
     }
     let package = package.ok_or_else(|| {
-        Error::decode(source, Location::File, "a `package` declaration before any rule", "none")
+        Error::decode(
+            source,
+            Location::File,
+            "a `package` declaration before any rule",
+            "none",
+        )
     })?;
     report.records += 1;
-    Ok(vec![PolicyFile { path: source.to_string(), package, sha256: ContentHash::of(bytes), text: text.to_string() }])
+    Ok(vec![PolicyFile {
+        path: source.to_string(),
+        package,
+        sha256: ContentHash::of(bytes),
+        text: text.to_string(),
+    }])
 }
 
 #[cfg(test)]
@@ -42,8 +57,14 @@ mod tests {
 
     #[test]
     fn reads_package() {
-        let d = decode_fixture(SourceFormat::Rego, b"# header\n\npackage k8s.security\n\ndeny contains msg if { false }\n").unwrap();
-        let Records::Policies(p) = d.records else { panic!() };
+        let d = decode_fixture(
+            SourceFormat::Rego,
+            b"# header\n\npackage k8s.security\n\ndeny contains msg if { false }\n",
+        )
+        .unwrap();
+        let Records::Policies(p) = d.records else {
+            panic!()
+        };
         assert_eq!(p[0].package, "k8s.security");
         assert!(decode_fixture(SourceFormat::Rego, b"deny { true }\n").is_err());
         assert!(decode_fixture(SourceFormat::Rego, b"\xff").is_err());
