@@ -131,7 +131,7 @@ fn log_surges(data: &IncidentData) -> Vec<LogSurge> {
             continue;
         };
         let t = t.as_millis();
-        let e = counts.entry(svc.clone()).or_default();
+        let e = counts.entry(svc.to_string()).or_default();
         if (det - 2 * len..det - len).contains(&t) {
             e.0 += 1;
         } else if (det - len..det + 5 * 60_000).contains(&t) {

@@ -1,5 +1,7 @@
 //! Log records.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -65,21 +67,22 @@ impl Severity {
     }
 }
 
-/// One log line.
+/// One log line. The source, service and stream labels are shared between the lines of a
+/// stream (`Arc`), so a million lines cost a million messages, not a million label maps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LogRecord {
     /// The bundle-relative source file.
-    pub source: String,
+    pub source: Arc<str>,
     /// 1-based line in the source file, or 1-based entry index for JSON bodies.
     pub line: u64,
     /// When the line was written, when known.
     pub timestamp: Option<Timestamp>,
     /// The service that wrote it, when known.
-    pub service: Option<String>,
+    pub service: Option<Arc<str>>,
     /// Severity, when known.
     pub level: Option<Severity>,
     /// Stream labels and parsed header fields (for example `Component`).
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     /// The message (for raw logs, the `<Content>` part).
     pub message: String,
 }

@@ -28,3 +28,8 @@ pub use faultlens_core::{
     Finding, Hypothesis, IncidentData, LogRecord, MetricSeries, Result, TimeRange, Timestamp,
     Topology,
 };
+
+/// The repository README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -144,10 +144,10 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
         }
     }
     // every non-entry service gets at least one caller from a tier above it
-    for i in 0..n {
-        let has_caller = (0..n).any(|c| callees[c].contains(&i));
-        if tiers[i] != Tier::Entry && !has_caller {
-            let above: &Vec<usize> = match tiers[i] {
+    for (i, &tier) in tiers.iter().enumerate() {
+        let has_caller = callees.iter().any(|c| c.contains(&i));
+        if tier != Tier::Entry && !has_caller {
+            let above: &Vec<usize> = match tier {
                 Tier::Api => &entries,
                 Tier::Backend => &apis,
                 _ => {

@@ -72,6 +72,9 @@ struct Change {
     argo_id: Option<i64>,
 }
 
+/// Log lines by (service, pod, level).
+type Streams = BTreeMap<(String, String, &'static str), Vec<(i64, String)>>;
+
 pub(crate) struct World {
     graph: Graph,
     profiles: Vec<Profile>,
@@ -438,7 +441,8 @@ impl World {
             .unwrap_or(0)
     }
 
-    /// Simulates every step; returns per service, per step: (rps, err, p50, p99, cpu, mem, oom).
+    /// Simulates every step (the step index addresses every service's row, hence the range loop); returns per service, per step: (rps, err, p50, p99, cpu, mem, oom).
+    #[allow(clippy::needless_range_loop)]
     fn simulate(&self, rng: &mut ChaCha8Rng) -> Vec<Vec<[f64; 7]>> {
         let n = self.graph.names.len();
         let steps = ((self.end.as_millis() - self.start.as_millis()) / self.step + 1) as usize;
@@ -627,8 +631,7 @@ impl World {
     fn loki(&self, sim: &[Vec<[f64; 7]>], c: &SimConfig, rng: &mut ChaCha8Rng) -> Vec<u8> {
         let log_start = self.detected_at.as_millis() - i64::from(c.log_minutes_before) * 60_000;
         // streams keyed by (service, pod, level) -> lines
-        let mut streams: BTreeMap<(String, String, &'static str), Vec<(i64, String)>> =
-            BTreeMap::new();
+        let mut streams: Streams = BTreeMap::new();
         let steps_per_sec = (self.step / 1000).max(1);
         for (svc, rows) in sim.iter().enumerate() {
             let name = &self.graph.names[svc];

@@ -71,8 +71,7 @@ fn every_scenario_writes_a_valid_bundle_with_consistent_truth() {
             let latest = data
                 .changes
                 .iter()
-                .filter(|c| c.at <= data.incident.detected_at)
-                .last()
+                .rfind(|c| c.at <= data.incident.detected_at)
                 .unwrap();
             assert_ne!(
                 Some(latest.id.as_str()),

@@ -52,8 +52,9 @@ pub fn decode(
         );
     }
     let mut out = Vec::with_capacity(r.hits.hits.len());
+    let src: std::sync::Arc<str> = source.into();
     for (i, hit) in r.hits.hits.into_iter().enumerate() {
-        let Some(src @ serde_json::Value::Object(_)) = hit.source else {
+        let Some(src_doc @ serde_json::Value::Object(_)) = hit.source else {
             return Err(Error::decode(
                 source,
                 Location::JsonPath {
@@ -63,9 +64,9 @@ pub fn decode(
                 "a missing or non-object _source",
             ));
         };
-        let mut rec = record_from_json(&src, source, i as u64 + 1, options);
+        let mut rec = record_from_json(&src_doc, &src, i as u64 + 1, options);
         if let Some(id) = hit.id {
-            rec.labels.insert("_id", id);
+            std::sync::Arc::make_mut(&mut rec.labels).insert("_id", id);
         }
         out.push(rec);
     }

@@ -1,6 +1,8 @@
 //! `jsonl`: one JSON object a line. Also the JSON-object parser shared with
 //! Elasticsearch hits and `raw` auto-detection.
 
+use std::sync::Arc;
+
 use super::{DecodeReport, json_get, json_text, json_time, opt_list, opt_str, text_lines};
 use crate::bundle::SourceOptions;
 use crate::error::{Location, Result};
@@ -27,7 +29,7 @@ pub const DEFAULT_SERVICE_FIELDS: [&str; 6] = [
 /// `timestamp_field`, `message_field`, `level_field`, `service_field` and `label_fields`.
 pub(crate) fn record_from_json(
     v: &serde_json::Value,
-    source: &str,
+    source: &Arc<str>,
     line: u64,
     options: &SourceOptions,
 ) -> LogRecord {
@@ -60,12 +62,12 @@ pub(crate) fn record_from_json(
                 .map(str::to_string)
         });
     LogRecord {
-        source: source.to_string(),
+        source: Arc::clone(source),
         line,
         timestamp,
-        service,
+        service: service.map(Arc::from),
         level,
-        labels,
+        labels: Arc::new(labels),
         message,
     }
 }
@@ -82,13 +84,14 @@ pub fn decode(
 ) -> Result<Vec<LogRecord>> {
     let mut out = Vec::new();
     let mut bad = Vec::new();
+    let src: Arc<str> = source.into();
     for (line, text) in text_lines(bytes, report) {
         if text.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(v @ serde_json::Value::Object(_)) => {
-                out.push(record_from_json(&v, source, line, options))
+                out.push(record_from_json(&v, &src, line, options))
             }
             Ok(_) => bad.push((line, "not a JSON object".to_string())),
             Err(e) => bad.push((line, format!("not JSON: {e}"))),

@@ -1,8 +1,11 @@
 //! `loki_query_range`: the JSON body of `/loki/api/v1/query_range` (`resultType: streams`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{DecodeReport, opt_str, parse_json};
 use crate::bundle::SourceOptions;
@@ -12,26 +15,65 @@ use crate::log::{LogRecord, Severity};
 use crate::time::Timestamp;
 
 #[derive(Deserialize)]
-struct Body {
+struct Body<'a> {
     status: String,
-    #[serde(default)]
-    data: Option<Data>,
+    #[serde(default, borrow)]
+    data: Option<Data<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Data {
+struct Data<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    #[serde(default)]
-    result: Vec<serde_json::Value>,
+    #[serde(borrow)]
+    result: &'a RawValue,
 }
 
 #[derive(Deserialize)]
-struct Stream {
+struct Stream<'a> {
     #[serde(default)]
     stream: BTreeMap<String, String>,
-    #[serde(default)]
-    values: Vec<Vec<serde_json::Value>>,
+    #[serde(default, borrow)]
+    values: Vec<Entry<'a>>,
+}
+
+/// `["<unix ns>", "<line>"]` or `["<unix ns>", "<line>", {structured metadata}]`.
+struct Entry<'a> {
+    ts: Cow<'a, str>,
+    line: Cow<'a, str>,
+    meta: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Entry<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[\"<unix ns>\", \"<line>\"] with optional structured metadata")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Entry<'a>, A::Error> {
+                use serde::de::Error as _;
+                let ts: Cow<'a, str> = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let line: Cow<'a, str> = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let meta = seq
+                    .next_element::<Option<BTreeMap<String, serde_json::Value>>>()?
+                    .flatten();
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(4, &self));
+                }
+                Ok(Entry { ts, line, meta })
+            }
+        }
+        d.deserialize_seq(V(std::marker::PhantomData))
+    }
 }
 
 /// Decodes a Loki streams response. Each entry is `[ns_timestamp_string, line]`, optionally
@@ -78,72 +120,65 @@ pub fn decode(
             format!("\"{}\"", data.result_type),
         ));
     }
+    let streams: Vec<Stream<'_>> = parse_json(
+        source,
+        data.result.get().as_bytes(),
+        "an array of {stream, values}",
+    )
+    .map_err(|e| match e {
+        Error::Decode {
+            location: Location::JsonPath { path },
+            expected,
+            found,
+            ..
+        } => Error::decode(
+            source,
+            Location::JsonPath {
+                path: format!("data.result{}", path.trim_start_matches('.')),
+            },
+            expected,
+            found,
+        ),
+        other => other,
+    })?;
     let service_label = opt_str(options, "service_label");
-    let mut out = Vec::new();
+    let src: Arc<str> = source.into();
+    let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());
     let mut index = 0u64;
-    for (si, raw) in data.result.into_iter().enumerate() {
-        let s: Stream = serde_json::from_value(raw).map_err(|e| {
-            Error::decode(
-                source,
-                Location::JsonPath {
-                    path: format!("data.result[{si}]"),
-                },
-                "a {stream, values} object",
-                e.to_string(),
-            )
-        })?;
-        let labels: Labels = s.stream.into_iter().collect();
-        let service = labels.service(service_label).map(str::to_string);
+    for (si, s) in streams.into_iter().enumerate() {
+        let labels: Arc<Labels> = Arc::new(s.stream.into_iter().collect());
+        let service: Option<Arc<str>> = labels.service(service_label).map(Arc::from);
         let level = labels
             .get("level")
             .or_else(|| labels.get("detected_level"))
             .and_then(Severity::parse);
         for (vi, entry) in s.values.into_iter().enumerate() {
-            let loc = || Location::JsonPath {
-                path: format!("data.result[{si}].values[{vi}]"),
-            };
-            let (ts, line, meta) = match entry.as_slice() {
-                [serde_json::Value::String(t), serde_json::Value::String(l)] => (t, l, None),
-                [
-                    serde_json::Value::String(t),
-                    serde_json::Value::String(l),
-                    m,
-                ] => (t, l, Some(m)),
-                _ => {
-                    return Err(Error::decode(
-                        source,
-                        loc(),
-                        "[\"<unix ns>\", \"<line>\"]",
-                        format!("{} elements", entry.len()),
-                    ));
-                }
-            };
-            let ns: i128 = ts.parse().map_err(|_| {
+            let ns: i128 = entry.ts.parse().map_err(|_| {
                 Error::decode(
                     source,
-                    loc(),
+                    Location::JsonPath {
+                        path: format!("data.result[{si}].values[{vi}][0]"),
+                    },
                     "a nanosecond timestamp string",
-                    format!("\"{ts}\""),
+                    format!("\"{}\"", entry.ts),
                 )
             })?;
             let ts = Timestamp::from_millis((ns / 1_000_000) as i64);
-            let mut labels = labels.clone();
-            if let Some(serde_json::Value::Object(m)) = meta {
-                for (k, v) in m {
-                    if let Some(v) = v.as_str() {
-                        labels.insert(k.clone(), v);
-                    }
+            let mut labels = Arc::clone(&labels);
+            for (k, v) in entry.meta.into_iter().flatten() {
+                if let Some(v) = v.as_str() {
+                    Arc::make_mut(&mut labels).insert(k, v);
                 }
             }
             index += 1;
             out.push(LogRecord {
-                source: source.to_string(),
+                source: Arc::clone(&src),
                 line: index,
                 timestamp: Some(ts),
                 service: service.clone(),
                 level,
                 labels,
-                message: line.clone(),
+                message: entry.line.into_owned(),
             });
         }
     }

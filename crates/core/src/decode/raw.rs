@@ -7,7 +7,7 @@
 //! RFC 3164 syslog, log4j-style lines, nginx/apache access logs and logfmt. A line that does not
 //! fit is kept whole as the message and counted.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
@@ -114,7 +114,7 @@ fn literal(lit: &str) -> String {
 }
 
 /// Builds a record from header fields.
-fn record_from_fields(fields: &[(&str, &str)], source: &str, line: u64) -> LogRecord {
+fn record_from_fields(fields: &[(&str, &str)], source: &Arc<str>, line: u64) -> LogRecord {
     let mut labels = Labels::new();
     let mut message = String::new();
     let mut level = None;
@@ -153,12 +153,12 @@ fn record_from_fields(fields: &[(&str, &str)], source: &str, line: u64) -> LogRe
     };
     let service = labels.service(None).map(str::to_string);
     LogRecord {
-        source: source.to_string(),
+        source: Arc::clone(source),
         line,
         timestamp,
-        service,
+        service: service.map(Arc::from),
         level,
-        labels,
+        labels: Arc::new(labels),
         message,
     }
 }
@@ -199,21 +199,26 @@ fn cap<'a>(c: &regex::Captures<'a>, n: &str) -> Option<&'a str> {
 }
 
 /// Auto-detects the layout of one line; `None` when nothing fits.
-fn auto_record(line: &str, source: &str, n: u64, options: &SourceOptions) -> Option<LogRecord> {
+fn auto_record(
+    line: &str,
+    source: &Arc<str>,
+    n: u64,
+    options: &SourceOptions,
+) -> Option<LogRecord> {
     let t = line.trim_start();
     let rec = |labels: Labels,
                ts: Option<Timestamp>,
                level: Option<Severity>,
                msg: &str,
                service: Option<&str>| LogRecord {
-        source: source.to_string(),
+        source: Arc::clone(source),
         line: n,
         timestamp: ts,
         service: service
-            .map(str::to_string)
-            .or_else(|| labels.service(None).map(str::to_string)),
+            .map(Arc::from)
+            .or_else(|| labels.service(None).map(Arc::from)),
         level,
-        labels,
+        labels: Arc::new(labels),
         message: msg.to_string(),
     };
     if t.starts_with('{')
@@ -370,22 +375,24 @@ pub fn decode(
     };
     let mut out = Vec::new();
     let mut unparsed = Vec::new();
+    let src: Arc<str> = source.into();
+    let no_labels = Arc::new(Labels::new());
     for (n, text) in text_lines(bytes, report) {
         let parsed = match &header {
-            Some(h) => h.split(&text).map(|f| record_from_fields(&f, source, n)),
-            None => auto_record(&text, source, n, options),
+            Some(h) => h.split(&text).map(|f| record_from_fields(&f, &src, n)),
+            None => auto_record(&text, &src, n, options),
         };
         out.push(parsed.unwrap_or_else(|| {
             if !text.trim().is_empty() {
                 unparsed.push(n);
             }
             LogRecord {
-                source: source.to_string(),
+                source: Arc::clone(&src),
                 line: n,
                 timestamp: None,
                 service: None,
                 level: None,
-                labels: Labels::new(),
+                labels: Arc::clone(&no_labels),
                 message: text.into_owned(),
             }
         }));

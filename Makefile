@@ -1,0 +1,72 @@
+# faultlens task runner. CI calls `make test` through .ci/run.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/faultlens/target
+export CARGO_TERM_COLOR ?= never
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/debug/faultlens
+SHARED ?= ../shared
+
+.PHONY: demo test deps lint fmt fmt-check clippy unit doc doc-check build-extra fuzz-build fuzz bench eval schema demo-bundles clean
+
+## Run the analysis on the bundled demo incident (no external services).
+demo:
+	$(CARGO) build -q -p faultlens-cli
+	$(BIN) demo --bundle examples/bundles/bad-deploy
+
+## Install what the tests need, then run every check and test.
+test: deps fmt-check clippy unit doc-check build-extra fuzz-build
+	@echo "make test: all checks passed"
+
+## Tools the tests need (idempotent; nothing to install today beyond the Rust toolchain).
+deps:
+	@command -v $(CARGO) >/dev/null || { echo "cargo is required"; exit 1; }
+	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
+	@[ -d $(SHARED)/data ] || echo "NOTE: $(SHARED)/data is absent; checks on the shared benchmark data will be skipped"
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+## Unit, integration and property tests (nextest), then doctests.
+unit:
+	$(CARGO) nextest run --workspace --lib --bins --tests --locked --no-fail-fast
+	$(CARGO) test --workspace --doc --locked
+
+doc-check:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
+
+## Benches and examples must build and run once (test mode), so they never rot.
+build-extra:
+	$(CARGO) test -p faultlens-benches --benches --locked
+	$(CARGO) run -q -p faultlens-example-quickstart --locked -- examples/bundles/bad-deploy > /dev/null
+
+## Fuzz targets are built, not run, in CI (stable toolchain, no sanitizer flags).
+fuzz-build:
+	$(CARGO) build --manifest-path fuzz/Cargo.toml --locked --bins
+
+## Run one fuzz target with cargo-fuzz on nightly: make fuzz TARGET=prometheus_query_range
+fuzz:
+	cargo +nightly fuzz run $(TARGET) -- -max_total_time=60
+
+bench:
+	$(CARGO) bench -p faultlens-benches
+
+## Regenerate the committed JSON Schema of the manifest.
+schema:
+	FAULTLENS_UPDATE_SCHEMA=1 $(CARGO) test -q -p faultlens-core --test bundle json_schema_has_not_drifted
+
+## Regenerate the committed demo bundles from the simulator.
+demo-bundles:
+	$(CARGO) build -q -p faultlens-cli
+	rm -rf examples/bundles/bad-deploy examples/bundles/innocent-latest-change examples/bundles/memory-leak
+	$(BIN) sim --seed 1 --scenario bad-deploy --out examples/bundles/bad-deploy
+	$(BIN) sim --seed 2 --scenario innocent-latest-change --out examples/bundles/innocent-latest-change
+	$(BIN) sim --seed 3 --scenario memory-leak --out examples/bundles/memory-leak
+
+clean:
+	$(CARGO) clean
