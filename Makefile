@@ -10,7 +10,7 @@ SHARED ?= ../shared
 
 ## Run the analysis on the bundled demo incident (no external services).
 demo:
-	$(CARGO) build -q -p faultlens-cli
+	$(CARGO) build -q --workspace --bins
 	$(BIN) demo --bundle examples/bundles/bad-deploy
 
 ## Install what the tests need, then run every check and test.
@@ -42,8 +42,9 @@ doc-check:
 
 ## Benches and examples must build and run once (test mode), so they never rot.
 build-extra:
-	$(CARGO) test -p faultlens-benches --benches --locked
-	$(CARGO) run -q -p faultlens-example-quickstart --locked -- examples/bundles/bad-deploy > /dev/null
+	$(CARGO) test --workspace --benches --locked
+	$(CARGO) build --workspace --bins --locked
+	$(CARGO_TARGET_DIR)/debug/faultlens-example-quickstart examples/bundles/bad-deploy > /dev/null
 
 ## Fuzz targets are built, not run, in CI (stable toolchain, no sanitizer flags).
 fuzz-build:
@@ -62,7 +63,7 @@ schema:
 
 ## Regenerate the committed demo bundles from the simulator.
 demo-bundles:
-	$(CARGO) build -q -p faultlens-cli
+	$(CARGO) build -q --workspace --bins
 	rm -rf examples/bundles/bad-deploy examples/bundles/innocent-latest-change examples/bundles/memory-leak
 	$(BIN) sim --seed 1 --scenario bad-deploy --out examples/bundles/bad-deploy
 	$(BIN) sim --seed 2 --scenario innocent-latest-change --out examples/bundles/innocent-latest-change
