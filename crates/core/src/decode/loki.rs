@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{DecodeReport, opt_str, parse_json};
+use super::{DecodeReport, opt_str, parse_json, parse_json_at};
 use crate::bundle::SourceOptions;
 use crate::error::{Error, Location, Result};
 use crate::labels::Labels;
@@ -120,27 +120,12 @@ pub fn decode(
             format!("\"{}\"", data.result_type),
         ));
     }
-    let streams: Vec<Stream<'_>> = parse_json(
+    let streams: Vec<Stream<'_>> = parse_json_at(
         source,
         data.result.get().as_bytes(),
         "an array of {stream, values}",
-    )
-    .map_err(|e| match e {
-        Error::Decode {
-            location: Location::JsonPath { path },
-            expected,
-            found,
-            ..
-        } => Error::decode(
-            source,
-            Location::JsonPath {
-                path: format!("data.result{}", path.trim_start_matches('.')),
-            },
-            expected,
-            found,
-        ),
-        other => other,
-    })?;
+        "data.result",
+    )?;
     let service_label = opt_str(options, "service_label");
     let src: Arc<str> = source.into();
     let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());

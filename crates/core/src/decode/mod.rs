@@ -215,6 +215,32 @@ pub(crate) fn parse_json<'de, T: Deserialize<'de>>(
     }
 }
 
+/// [`parse_json`] for a JSON fragment found at `prefix` in the file, so that error paths name
+/// the place in the whole document (`data.result[3].values[7]`).
+pub(crate) fn parse_json_at<'de, T: Deserialize<'de>>(
+    source: &str,
+    bytes: &'de [u8],
+    expected: &str,
+    prefix: &str,
+) -> Result<T> {
+    parse_json(source, bytes, expected).map_err(|e| match e {
+        Error::Decode {
+            location: Location::JsonPath { path },
+            expected,
+            found,
+            ..
+        } => Error::decode(
+            source,
+            Location::JsonPath {
+                path: format!("{prefix}{}", path.trim_start_matches('.')),
+            },
+            expected,
+            found,
+        ),
+        other => other,
+    })
+}
+
 /// Like [`parse_json`] for owned values.
 pub(crate) fn parse_json_owned<T: DeserializeOwned>(
     source: &str,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{DecodeReport, SeriesBuilder, parse_json, parse_sample_value};
+use super::{DecodeReport, SeriesBuilder, parse_json, parse_json_at, parse_sample_value};
 use crate::bundle::SourceOptions;
 use crate::error::{Error, Location, Result};
 use crate::labels::Labels;
@@ -96,25 +96,17 @@ pub fn decode(
                 format!("\"{}\"", data.result_type),
             ));
         }
-        let series: Vec<MatrixSeries<'_>> = parse_json(
+        let prefix = if multi {
+            format!("[{bi}].data.result")
+        } else {
+            "data.result".to_string()
+        };
+        let series: Vec<MatrixSeries<'_>> = parse_json_at(
             source,
             data.result.get().as_bytes(),
             "an array of {metric, values} series",
-        )
-        .map_err(|e| match e {
-            Error::Decode {
-                location: Location::JsonPath { path },
-                expected,
-                found,
-                ..
-            } => Error::decode(
-                source,
-                at(&format!("data.result{}", path.trim_start_matches('.'))),
-                expected,
-                found,
-            ),
-            other => other,
-        })?;
+            &prefix,
+        )?;
         for (si, s) in series.into_iter().enumerate() {
             let mut name = String::new();
             let mut labels = Labels::new();
