@@ -5,6 +5,7 @@
 
 mod bundle_cmd;
 mod demo;
+mod detect_cmd;
 mod output;
 mod sim_cmd;
 
@@ -42,6 +43,11 @@ enum Command {
     Bundle {
         #[command(subcommand)]
         action: bundle_cmd::BundleAction,
+    },
+    /// Detect anomalies in metric series.
+    Detect {
+        #[command(subcommand)]
+        action: detect_cmd::DetectAction,
     },
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bundle { action } => bundle_cmd::run(action, cli.format),
+        Command::Detect { action } => detect_cmd::run(action, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -90,6 +90,19 @@ impl Timestamp {
         Self::checked(ms.round() as i64)
     }
 
+    /// Parses the timestamp layouts found in CSV files and logs: RFC 3339,
+    /// `YYYY-MM-DD HH:MM:SS[.fff]` (read as UTC), `YYYY/MM/DD ...`, Apache's
+    /// `10/Oct/2000:13:55:36 -0700`, or a Unix number of any unit.
+    ///
+    /// ```
+    /// use faultlens_core::Timestamp;
+    /// assert_eq!(Timestamp::parse_lenient("2014-07-01 00:30:00"), Timestamp::parse_rfc3339("2014-07-01T00:30:00Z").ok());
+    /// ```
+    #[must_use]
+    pub fn parse_lenient(s: &str) -> Option<Self> {
+        crate::decode::parse_time_text(s)
+    }
+
     /// Interprets `v` as Unix seconds (fractions allowed).
     ///
     /// # Errors

@@ -1,6 +1,12 @@
-//! faultlens detect stage.
-//!
-//! This crate is the home of the detect stage of the faultlens pipeline. Its capability lands in
-//! a later issue; today it only re-exports the core model it will build on.
+//! faultlens detect: anomaly detection for metric series (and, later, logs).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
-pub use faultlens_core as core;
+pub mod metrics;

@@ -1,0 +1,151 @@
+//! Tail probabilities against a series' own history: a decayed histogram of `ln(1 + s)`
+//! with an exponential tail beyond its 99th percentile.
+
+use serde::{Deserialize, Serialize};
+
+const BINS: usize = 64;
+const WIDTH: f64 = 0.125;
+/// Prior pseudo-count, spread as an exponential distribution of the statistic.
+const PRIOR: f64 = 20.0;
+
+/// A decayed histogram of a non-negative statistic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct RarityHistogram {
+    #[serde(with = "counts")]
+    counts: [f32; BINS],
+    total: f32,
+}
+
+mod counts {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        c: &[f32; super::BINS],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        c.as_slice().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<[f32; super::BINS], D::Error> {
+        let v = Vec::<f32>::deserialize(d)?;
+        v.try_into().map_err(|v: Vec<f32>| {
+            serde::de::Error::invalid_length(v.len(), &"64 histogram counts")
+        })
+    }
+}
+
+fn bin_of(u: f64) -> usize {
+    ((u / WIDTH) as usize).min(BINS - 1)
+}
+
+/// Probability that a unit exponential in `u` is at least `u`, the prior's tail.
+fn prior_tail(u: f64) -> f64 {
+    (-(u * 2.0)).exp()
+}
+
+impl RarityHistogram {
+    pub(crate) fn new() -> Self {
+        Self {
+            counts: [0.0; BINS],
+            total: 0.0,
+        }
+    }
+
+    /// Adds a statistic, decaying old counts so the memory is about `memory` points.
+    pub(crate) fn add(&mut self, stat: f64, memory: f64) {
+        let decay = (1.0 - 1.0 / memory.max(10.0)) as f32;
+        let u = stat.max(0.0).ln_1p();
+        if self.total > 0.0 {
+            for c in &mut self.counts {
+                *c *= decay;
+            }
+            self.total *= decay;
+        }
+        if let Some(c) = self.counts.get_mut(bin_of(u)) {
+            *c += 1.0;
+        }
+        self.total += 1.0;
+    }
+
+    /// P(S >= stat) under the history, blended with a weak prior, never exactly zero.
+    pub(crate) fn tail_probability(&self, stat: f64) -> f64 {
+        let u = stat.max(0.0).ln_1p();
+        let b = bin_of(u);
+        let total = f64::from(self.total);
+        // empirical mass at or above u (linear within the bin)
+        let mut above: f64 = self.counts.iter().skip(b + 1).map(|&c| f64::from(c)).sum();
+        let frac = 1.0 - (u / WIDTH - b as f64).clamp(0.0, 1.0);
+        above += f64::from(self.counts.get(b).copied().unwrap_or(0.0)) * frac;
+        // exponential tail beyond the 99th percentile of the history
+        let q_mass = 0.01 * total;
+        let mut acc = 0.0;
+        let mut q_bin = BINS;
+        for i in (0..BINS).rev() {
+            acc += f64::from(self.counts.get(i).copied().unwrap_or(0.0));
+            if acc >= q_mass {
+                q_bin = i;
+                break;
+            }
+        }
+        let emp = if total > 0.0 && q_bin < BINS && u > (q_bin as f64 + 1.0) * WIDTH {
+            let uq = (q_bin as f64 + 1.0) * WIDTH;
+            let tail_mass: f64 = self
+                .counts
+                .iter()
+                .skip(q_bin + 1)
+                .map(|&c| f64::from(c))
+                .sum::<f64>()
+                .max(1e-9);
+            // mean excess of the tail over uq, estimated from bin centres
+            let excess: f64 = self
+                .counts
+                .iter()
+                .enumerate()
+                .skip(q_bin + 1)
+                .map(|(i, &c)| f64::from(c) * ((i as f64 + 0.5) * WIDTH - uq))
+                .sum::<f64>()
+                / tail_mass;
+            let beta = excess.max(WIDTH);
+            let tail_p = (tail_mass / total).max(1.0 / total.max(1.0));
+            tail_p * (-(u - uq) / beta).exp() * total
+        } else {
+            above
+        };
+        let p = (emp + PRIOR * prior_tail(u)) / (total + PRIOR);
+        p.clamp(1e-12, 1.0)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> f64 {
+        f64::from(self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_is_monotone_and_bounded() {
+        let mut h = RarityHistogram::new();
+        let mut x = 1u64;
+        for _ in 0..5000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = ((x >> 33) as f64 / (1u64 << 31) as f64) * 3.0;
+            h.add(v, 3000.0);
+        }
+        assert!(h.total() > 2000.0);
+        let mut last = 1.0;
+        for i in 0..200 {
+            let p = h.tail_probability(i as f64 * 0.5);
+            assert!(p <= last + 1e-12 && p > 0.0, "{i}: {p} > {last}");
+            last = p;
+        }
+        assert!(h.tail_probability(0.0) > 0.9);
+        assert!(h.tail_probability(50.0) < 1e-4);
+    }
+}
