@@ -10,15 +10,9 @@ use faultlens::sim::{Scenario, SimConfig, generate};
 fn bench(c: &mut Criterion) {
     let full = std::env::args().any(|a| a == "--bench");
     let config = if full {
-        SimConfig::default()
-            .with_services(50)
-            .with_history_hours(24)
-            .with_step_secs(15)
-            .with_log_minutes_before(60)
+        SimConfig::default().with_services(50).with_history_hours(24).with_step_secs(15).with_log_minutes_before(60)
     } else {
-        SimConfig::default()
-            .with_history_hours(1)
-            .with_log_minutes_before(10)
+        SimConfig::default().with_history_hours(1).with_log_minutes_before(10)
     }
     .with_scenario(Scenario::BadDeploy)
     .with_seed(1);
@@ -31,18 +25,13 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("bundle");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(bytes));
-    g.bench_function("load_verify_decode", |b| {
-        b.iter(|| Bundle::load(dir.path()).unwrap().decode().unwrap())
-    });
+    g.bench_function("load_verify_decode", |b| b.iter(|| Bundle::load(dir.path()).unwrap().decode().unwrap()));
     g.bench_function("load_decode_no_verify", |b| {
         b.iter(|| {
-            Bundle::load_with(
-                dir.path(),
-                faultlens::core::LoadOptions::default().with_verify_hashes(false),
-            )
-            .unwrap()
-            .decode()
-            .unwrap()
+            Bundle::load_with(dir.path(), faultlens::core::LoadOptions::default().with_verify_hashes(false))
+                .unwrap()
+                .decode()
+                .unwrap()
         })
     });
     g.finish();

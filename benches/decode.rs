@@ -64,39 +64,19 @@ fn loki_body(lines: usize) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let (series, points, lines) = if full_size() {
-        (10_000, 360, 200_000)
-    } else {
-        (50, 36, 1_000)
-    };
+    let (series, points, lines) = if full_size() { (10_000, 360, 200_000) } else { (50, 36, 1_000) };
     let body = prometheus_body(series, points);
     let opts = SourceOptions::new();
     let mut g = c.benchmark_group("decode");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("prometheus_query_range", |b| {
-        b.iter(|| {
-            decode_bytes(
-                SourceFormat::PrometheusQueryRange,
-                "bench.json",
-                body.as_bytes(),
-                &opts,
-            )
-            .unwrap()
-        })
+        b.iter(|| decode_bytes(SourceFormat::PrometheusQueryRange, "bench.json", body.as_bytes(), &opts).unwrap())
     });
     let loki = loki_body(lines);
     g.throughput(Throughput::Bytes(loki.len() as u64));
     g.bench_function("loki_query_range", |b| {
-        b.iter(|| {
-            decode_bytes(
-                SourceFormat::LokiQueryRange,
-                "bench.json",
-                loki.as_bytes(),
-                &opts,
-            )
-            .unwrap()
-        })
+        b.iter(|| decode_bytes(SourceFormat::LokiQueryRange, "bench.json", loki.as_bytes(), &opts).unwrap())
     });
     g.finish();
 }

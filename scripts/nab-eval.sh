@@ -12,7 +12,7 @@ OUT="${NAB_OUT:-$(mktemp -d)}"
 for f in "$DATA"/*/*.csv; do
   rel="${f#"$DATA"/}"
   mkdir -p "$OUT/$(dirname "$rel")"
-  "$BIN" detect series "$f" --output "$OUT/$rel" --mode "${NAB_MODE:-stream}" &
+  "$BIN" detect series "$f" --output "$OUT/$rel" --mode "${NAB_MODE:-stream}" ${NAB_CONFIG:+--config "$NAB_CONFIG"} &
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
 done
 wait

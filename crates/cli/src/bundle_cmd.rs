@@ -60,21 +60,12 @@ pub(crate) fn run(action: BundleAction, format: Format) -> Result<(), Failure> {
         BundleAction::Validate { dir } => validate(dir, format),
         BundleAction::Inspect { dir } => inspect(dir, format),
         BundleAction::Seal { dir } => {
-            let mut b = Bundle::load_with(
-                &dir,
-                faultlens::core::LoadOptions::default().with_verify_hashes(false),
-            )?;
+            let mut b = Bundle::load_with(&dir, faultlens::core::LoadOptions::default().with_verify_hashes(false))?;
             b.seal()?;
             match format {
-                Format::Json => {
-                    json(&serde_json::json!({"ok": true, "sealed": b.manifest().sources.len()}))
-                }
+                Format::Json => json(&serde_json::json!({"ok": true, "sealed": b.manifest().sources.len()})),
                 Format::Text => {
-                    println!(
-                        "sealed {} sources in {}",
-                        b.manifest().sources.len(),
-                        b.manifest_path().display()
-                    );
+                    println!("sealed {} sources in {}", b.manifest().sources.len(), b.manifest_path().display());
                     Ok(())
                 }
             }
@@ -85,43 +76,28 @@ pub(crate) fn run(action: BundleAction, format: Format) -> Result<(), Failure> {
 fn validate(dir: PathBuf, format: Format) -> Result<(), Failure> {
     let b = Bundle::load(&dir)?;
     let data = b.decode()?;
-    let unsealed: Vec<String> = b
-        .manifest()
-        .sources
-        .iter()
-        .filter(|s| s.sha256.is_none())
-        .map(|s| s.path.clone())
-        .collect();
+    let unsealed: Vec<String> =
+        b.manifest().sources.iter().filter(|s| s.sha256.is_none()).map(|s| s.path.clone()).collect();
     let lines = source_lines(&data);
     match format {
         Format::Json => json(
             &serde_json::json!({"ok": true, "bundle": dir, "incident": data.incident.id, "unsealed": unsealed, "sources": lines}),
         ),
         Format::Text => {
-            println!(
-                "{}: valid faultlens.bundle/v1, incident {}",
-                dir.display(),
-                data.incident.id
-            );
+            println!("{}: valid faultlens.bundle/v1, incident {}", dir.display(), data.incident.id);
             for l in &lines {
                 let extra = if l.skipped + l.normalized > 0 {
                     format!(" ({} skipped, {} normalised)", l.skipped, l.normalized)
                 } else {
                     String::new()
                 };
-                println!(
-                    "  {:<28} {:<22} {:>8} records{extra}",
-                    l.path, l.format, l.records
-                );
+                println!("  {:<28} {:<22} {:>8} records{extra}", l.path, l.format, l.records);
                 for w in &l.warnings {
                     println!("      {w}");
                 }
             }
             if !unsealed.is_empty() {
-                println!(
-                    "  not sealed: {} (run `faultlens bundle seal`)",
-                    unsealed.join(", ")
-                );
+                println!("  not sealed: {} (run `faultlens bundle seal`)", unsealed.join(", "));
             }
             Ok(())
         }
@@ -153,9 +129,7 @@ fn inspect(dir: PathBuf, format: Format) -> Result<(), Failure> {
     }
     let mut log_levels = BTreeMap::new();
     for l in &data.logs {
-        let k = l
-            .level
-            .map_or("unknown".to_string(), |v| format!("{v:?}").to_lowercase());
+        let k = l.level.map_or("unknown".to_string(), |v| format!("{v:?}").to_lowercase());
         *log_levels.entry(k).or_insert(0) += 1;
     }
     let bytes = b
@@ -175,16 +149,8 @@ fn inspect(dir: PathBuf, format: Format) -> Result<(), Failure> {
         log_levels,
         changes: data.changes.clone(),
         alerts: data.alerts.clone(),
-        knowledge: data
-            .knowledge
-            .iter()
-            .map(|k| format!("{} ({} sections)", k.path, k.sections.len()))
-            .collect(),
-        policies: data
-            .policies
-            .iter()
-            .map(|p| format!("{} (package {})", p.path, p.package))
-            .collect(),
+        knowledge: data.knowledge.iter().map(|k| format!("{} ({} sections)", k.path, k.sections.len())).collect(),
+        policies: data.policies.iter().map(|p| format!("{} (package {})", p.path, p.package)).collect(),
         bytes,
         sources: source_lines(&data),
     };
@@ -192,49 +158,23 @@ fn inspect(dir: PathBuf, format: Format) -> Result<(), Failure> {
         return json(&insp);
     }
     let i = &insp.incident;
-    println!(
-        "incident   {}{}",
-        i.id,
-        i.title
-            .as_deref()
-            .map(|t| format!(": {t}"))
-            .unwrap_or_default()
-    );
+    println!("incident   {}{}", i.id, i.title.as_deref().map(|t| format!(": {t}")).unwrap_or_default());
     println!("detected   {}   window {}", i.detected_at, i.window);
-    println!(
-        "services   {} ({})",
-        insp.services.len(),
-        insp.services.join(", ")
-    );
+    println!("services   {} ({})", insp.services.len(), insp.services.join(", "));
     println!(
         "metrics    {} series, {} samples: {}",
         data.series.len(),
         insp.samples,
-        insp.metrics
-            .iter()
-            .map(|(k, v)| format!("{k} x{v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        insp.metrics.iter().map(|(k, v)| format!("{k} x{v}")).collect::<Vec<_>>().join(", ")
     );
     println!(
         "logs       {} lines: {}",
         insp.log_lines,
-        insp.log_levels
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        insp.log_levels.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
     );
     println!("changes    {}", insp.changes.len());
     for c in &insp.changes {
-        println!(
-            "  {}  {:<8} {:<16} {}  {}",
-            c.at,
-            c.kind.as_str(),
-            c.service,
-            c.id,
-            c.to.as_deref().unwrap_or("")
-        );
+        println!("  {}  {:<8} {:<16} {}  {}", c.at, c.kind.as_str(), c.service, c.id, c.to.as_deref().unwrap_or(""));
     }
     println!("alerts     {}", insp.alerts.len());
     for a in &insp.alerts {

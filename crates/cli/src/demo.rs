@@ -17,9 +17,7 @@ use crate::{Failure, Format};
 
 /// The demo incident's generator settings; `examples/bundles/bad-deploy` is this, written out.
 pub(crate) fn demo_config() -> SimConfig {
-    SimConfig::default()
-        .with_seed(1)
-        .with_scenario(Scenario::BadDeploy)
+    SimConfig::default().with_seed(1).with_scenario(Scenario::BadDeploy)
 }
 
 #[derive(Debug, Serialize)]
@@ -99,21 +97,10 @@ fn shifts(data: &IncidentData) -> Vec<Shift> {
         let mad = median(&mut dev).unwrap_or(0.0) * 1.4826;
         let z = (rm - bm) / mad.max(bm.abs() * 0.01).max(1e-9);
         if z.abs() >= 3.0 {
-            out.push(Shift {
-                service,
-                metric,
-                baseline_median: bm,
-                recent_median: rm,
-                robust_z: z,
-            });
+            out.push(Shift { service, metric, baseline_median: bm, recent_median: rm, robust_z: z });
         }
     }
-    out.sort_by(|a, b| {
-        b.robust_z
-            .abs()
-            .total_cmp(&a.robust_z.abs())
-            .then_with(|| a.service.cmp(&b.service))
-    });
+    out.sort_by(|a, b| b.robust_z.abs().total_cmp(&a.robust_z.abs()).then_with(|| a.service.cmp(&b.service)));
     out.truncate(8);
     out
 }
@@ -122,11 +109,7 @@ fn log_surges(data: &IncidentData) -> Vec<LogSurge> {
     let det = data.incident.detected_at.as_millis();
     let len = 20 * 60_000;
     let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for l in data
-        .logs
-        .iter()
-        .filter(|l| l.level.is_some_and(|s| s.is_error()))
-    {
+    for l in data.logs.iter().filter(|l| l.level.is_some_and(|s| s.is_error())) {
         let (Some(t), Some(svc)) = (l.timestamp, &l.service) else {
             continue;
         };
@@ -141,17 +124,9 @@ fn log_surges(data: &IncidentData) -> Vec<LogSurge> {
     let mut v: Vec<LogSurge> = counts
         .into_iter()
         .filter(|(_, (b, r))| *r >= 5 && *r > 3 * (*b).max(1))
-        .map(|(service, (b, r))| LogSurge {
-            service,
-            errors_before: b,
-            errors_recent: r,
-        })
+        .map(|(service, (b, r))| LogSurge { service, errors_before: b, errors_recent: r })
         .collect();
-    v.sort_by(|a, b| {
-        b.errors_recent
-            .cmp(&a.errors_recent)
-            .then_with(|| a.service.cmp(&b.service))
-    });
+    v.sort_by(|a, b| b.errors_recent.cmp(&a.errors_recent).then_with(|| a.service.cmp(&b.service)));
     v
 }
 
@@ -174,18 +149,9 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
     let data = b.decode()?;
     let det = data.incident.detected_at;
     let w = data.incident.window;
-    let changes: Vec<_> = data
-        .changes
-        .iter()
-        .filter(|c| w.contains(c.at))
-        .cloned()
-        .collect();
-    let alerting = data
-        .incident
-        .services
-        .first()
-        .cloned()
-        .or_else(|| data.alerts.first().and_then(|a| a.service.clone()));
+    let changes: Vec<_> = data.changes.iter().filter(|c| w.contains(c.at)).cloned().collect();
+    let alerting =
+        data.incident.services.first().cloned().or_else(|| data.alerts.first().and_then(|a| a.service.clone()));
     let summary = Summary {
         bundle: dir.clone(),
         incident: data.incident.clone(),
@@ -193,10 +159,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         changes,
         shifts: shifts(&data),
         log_surges: log_surges(&data),
-        blast_radius: alerting
-            .as_deref()
-            .map(|s| data.topology.dependencies(s, 8))
-            .unwrap_or_default(),
+        blast_radius: alerting.as_deref().map(|s| data.topology.dependencies(s, 8)).unwrap_or_default(),
         hypotheses: None,
     };
     if dir == scratch {
@@ -209,10 +172,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
     println!("faultlens demo: {}", dir.display());
     println!();
     println!("INCIDENT  {}", i.title.as_deref().unwrap_or(&i.id));
-    println!(
-        "  id {}, detected {}, window {}",
-        i.id, i.detected_at, i.window
-    );
+    println!("  id {}, detected {}, window {}", i.id, i.detected_at, i.window);
     for a in &summary.alerts {
         println!(
             "  alert {} on {}: {}",
@@ -221,17 +181,10 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
             a.summary.as_deref().unwrap_or("")
         );
     }
-    let srcs: Vec<String> = data
-        .sources
-        .iter()
-        .map(|s| format!("{} ({} records)", s.path, s.report.records))
-        .collect();
+    let srcs: Vec<String> = data.sources.iter().map(|s| format!("{} ({} records)", s.path, s.report.records)).collect();
     println!("  sources verified: {}", srcs.join(", "));
     println!();
-    println!(
-        "CHANGES IN THE WINDOW ({}), relative to detection",
-        summary.changes.len()
-    );
+    println!("CHANGES IN THE WINDOW ({}), relative to detection", summary.changes.len());
     for c in &summary.changes {
         let ver = match (&c.from, &c.to) {
             (Some(f), Some(t)) => format!("{f} -> {t}"),
@@ -267,31 +220,19 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         println!("  none");
     }
     for l in &summary.log_surges {
-        println!(
-            "  {:<16} {:>5} -> {}",
-            l.service, l.errors_before, l.errors_recent
-        );
+        println!("  {:<16} {:>5} -> {}", l.service, l.errors_before, l.errors_recent);
     }
     println!();
     if let Some(a) = &alerting {
         let deps: Vec<String> = summary
             .blast_radius
             .iter()
-            .map(|r| {
-                format!(
-                    "{} ({} hop{})",
-                    r.service,
-                    r.hops,
-                    if r.hops == 1 { "" } else { "s" }
-                )
-            })
+            .map(|r| format!("{} ({} hop{})", r.service, r.hops, if r.hops == 1 { "" } else { "s" }))
             .collect();
         println!("DEPENDENCIES OF {a}: {}", deps.join(", "));
         println!();
     }
     println!("RANKED HYPOTHESES");
-    println!(
-        "  not available yet: root-cause ranking comes with faultlens-correlate (see the issues)."
-    );
+    println!("  not available yet: root-cause ranking comes with faultlens-correlate (see the issues).");
     Ok(())
 }

@@ -30,6 +30,9 @@ pub(crate) enum DetectAction {
         /// Streaming (causal, the default) or batch.
         #[arg(long, value_enum, default_value_t = Mode::Stream)]
         mode: Mode,
+        /// Detector settings as JSON (fields of `StreamConfig`; omitted fields keep their defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -39,30 +42,27 @@ fn fail(code: u8, message: String) -> Failure {
 
 pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
     match action {
-        DetectAction::Series {
-            input,
-            output,
-            mode,
-        } => series(&input, &output, mode, format),
+        DetectAction::Series { input, output, mode, config } => {
+            let config = match config {
+                None => StreamConfig::default(),
+                Some(p) => {
+                    let text = std::fs::read_to_string(&p).map_err(|e| fail(3, format!("{}: {e}", p.display())))?;
+                    serde_json::from_str(&text).map_err(|e| fail(2, format!("{}: {e}", p.display())))?
+                }
+            };
+            series(&input, &output, mode, &config, format)
+        }
     }
 }
 
-fn series(input: &PathBuf, output: &PathBuf, mode: Mode, format: Format) -> Result<(), Failure> {
-    let mut rdr =
-        csv::Reader::from_path(input).map_err(|e| fail(3, format!("{}: {e}", input.display())))?;
-    let headers = rdr
-        .headers()
-        .map_err(|e| fail(3, format!("{}: line 1: {e}", input.display())))?
-        .clone();
+fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, format: Format) -> Result<(), Failure> {
+    let mut rdr = csv::Reader::from_path(input).map_err(|e| fail(3, format!("{}: {e}", input.display())))?;
+    let headers = rdr.headers().map_err(|e| fail(3, format!("{}: line 1: {e}", input.display())))?.clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
     let (Some(tc), Some(vc)) = (col("timestamp"), col("value")) else {
         return Err(fail(
             1,
-            format!(
-                "{}: line 1: expected the columns timestamp,value, found {:?}",
-                input.display(),
-                headers
-            ),
+            format!("{}: line 1: expected the columns timestamp,value, found {:?}", input.display(), headers),
         ));
     };
     let mut raw = Vec::new();
@@ -76,10 +76,7 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, format: Format) -> Resu
         let t = Timestamp::parse_lenient(&t_text).ok_or_else(|| {
             fail(
                 1,
-                format!(
-                    "{}: line {line}, field `timestamp`: expected a timestamp, found `{t_text}`",
-                    input.display()
-                ),
+                format!("{}: line {line}, field `timestamp`: expected a timestamp, found `{t_text}`", input.display()),
             )
         })?;
         // an empty or unparseable value is a missing sample: scored 0, kept in the output
@@ -89,22 +86,15 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, format: Format) -> Resu
         raw.push((t_text, v_text));
     }
     let scores: Vec<f64> = match mode {
-        Mode::Stream | Mode::Batch => score_streaming(&ts, &vs, &StreamConfig::default())
-            .into_iter()
-            .map(|p| p.score)
-            .collect(),
+        Mode::Stream | Mode::Batch => score_streaming(&ts, &vs, config).into_iter().map(|p| p.score).collect(),
     };
-    let mut w = csv::Writer::from_path(output)
-        .map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
+    let mut w = csv::Writer::from_path(output).map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let io = |e: csv::Error| fail(3, format!("{}: {e}", output.display()));
-    w.write_record(["timestamp", "value", "anomaly_score"])
-        .map_err(io)?;
+    w.write_record(["timestamp", "value", "anomaly_score"]).map_err(io)?;
     for ((t, v), s) in raw.iter().zip(&scores) {
-        w.write_record([t.as_str(), v.as_str(), &format!("{s:.6}")])
-            .map_err(io)?;
+        w.write_record([t.as_str(), v.as_str(), &format!("{s:.6}")]).map_err(io)?;
     }
-    w.flush()
-        .map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
+    w.flush().map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     if format == Format::Json {
         return json(&serde_json::json!({"ok": true, "rows": scores.len(), "output": output}));
     }

@@ -71,30 +71,19 @@ impl From<faultlens::core::Error> for Failure {
     fn from(e: faultlens::core::Error) -> Self {
         use faultlens::core::ErrorKind;
         let code = match e.kind() {
-            ErrorKind::InvalidManifest
-            | ErrorKind::InvalidSource
-            | ErrorKind::IntegrityMismatch => 1,
+            ErrorKind::InvalidManifest | ErrorKind::InvalidSource | ErrorKind::IntegrityMismatch => 1,
             _ => 3,
         };
-        Self {
-            code,
-            message: e.to_string(),
-        }
+        Self { code, message: e.to_string() }
     }
 }
 
 impl From<faultlens::sim::Error> for Failure {
     fn from(e: faultlens::sim::Error) -> Self {
         match e {
-            faultlens::sim::Error::InvalidConfig { .. } => Self {
-                code: 2,
-                message: e.to_string(),
-            },
+            faultlens::sim::Error::InvalidConfig { .. } => Self { code: 2, message: e.to_string() },
             faultlens::sim::Error::Bundle(b) => b.into(),
-            other => Self {
-                code: 3,
-                message: other.to_string(),
-            },
+            other => Self { code: 3, message: other.to_string() },
         }
     }
 }
@@ -111,10 +100,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if cli.format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "exit_code": f.code, "error": f.message})
-                );
+                println!("{}", serde_json::json!({"ok": false, "exit_code": f.code, "error": f.message}));
             } else {
                 eprintln!("error: {}", f.message);
             }

@@ -6,10 +6,7 @@ use crate::Failure;
 
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn json<T: Serialize>(v: &T) -> Result<(), Failure> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Failure {
-        code: 3,
-        message: e.to_string(),
-    })?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| Failure { code: 3, message: e.to_string() })?;
     println!("{s}");
     Ok(())
 }
@@ -23,22 +20,14 @@ pub(crate) fn human_bytes(n: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B"))
-    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B")) }
 }
 
 /// `+12m`, `-1h05m` offsets relative to a reference instant.
 pub(crate) fn offset(ms: i64) -> String {
     let sign = if ms < 0 { '-' } else { '+' };
     let m = ms.abs() / 60_000;
-    if m >= 60 {
-        format!("{sign}{}h{:02}m", m / 60, m % 60)
-    } else {
-        format!("{sign}{m}m")
-    }
+    if m >= 60 { format!("{sign}{}h{:02}m", m / 60, m % 60) } else { format!("{sign}{m}m") }
 }
 
 /// A number in four significant digits with an SI suffix for large magnitudes.

@@ -68,10 +68,7 @@ enum SimSub {
 
 pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
     if let Some(SimSub::Suite { count, seed, out }) = a.suite {
-        std::fs::create_dir_all(&out).map_err(|e| Failure {
-            code: 3,
-            message: format!("{}: {e}", out.display()),
-        })?;
+        std::fs::create_dir_all(&out).map_err(|e| Failure { code: 3, message: format!("{}: {e}", out.display()) })?;
         let bar = ProgressBar::new(count as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} bundles {elapsed}")
@@ -80,23 +77,14 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
         let entries = write_suite(&out, seed, count, |n| bar.set_position(n as u64))?;
         bar.finish_and_clear();
         return match format {
-            Format::Json => {
-                json(&serde_json::json!({"ok": true, "out": out, "count": entries.len()}))
-            }
+            Format::Json => json(&serde_json::json!({"ok": true, "out": out, "count": entries.len()})),
             Format::Text => {
-                println!(
-                    "wrote {} bundles and suite.json to {}",
-                    entries.len(),
-                    out.display()
-                );
+                println!("wrote {} bundles and suite.json to {}", entries.len(), out.display());
                 Ok(())
             }
         };
     }
-    let out = a.out.ok_or_else(|| Failure {
-        code: 2,
-        message: "--out DIR is required".into(),
-    })?;
+    let out = a.out.ok_or_else(|| Failure { code: 2, message: "--out DIR is required".into() })?;
     let config = SimConfig::default()
         .with_seed(a.seed)
         .with_scenario(Scenario::parse(&a.scenario)?)
@@ -111,9 +99,9 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
     let inc = generate(&config)?;
     let b = inc.write(&out)?;
     match format {
-        Format::Json => json(
-            &serde_json::json!({"ok": true, "out": out, "incident": b.incident().id, "truth": inc.truth}),
-        ),
+        Format::Json => {
+            json(&serde_json::json!({"ok": true, "out": out, "incident": b.incident().id, "truth": inc.truth}))
+        }
         Format::Text => {
             println!(
                 "wrote {} ({}, {} files) to {}",
@@ -122,10 +110,7 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
                 inc.files.len(),
                 out.display()
             );
-            println!(
-                "ground truth: {} ({})",
-                inc.truth.root_cause_service, a.scenario
-            );
+            println!("ground truth: {} ({})", inc.truth.root_cause_service, a.scenario);
             Ok(())
         }
     }

@@ -1,28 +1,16 @@
 //! End-to-end tests of the `faultlens` binary.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn faultlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultlens"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_faultlens")).args(args).output().unwrap()
 }
 
 fn ok(args: &[&str]) -> String {
     let o = faultlens(args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout).unwrap()
 }
 
@@ -49,8 +37,7 @@ fn sim_validate_inspect_seal() {
         "10",
     ]);
     assert!(ok(&["bundle", "validate", o]).contains("valid faultlens.bundle/v1"));
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(&["bundle", "inspect", o, "--format", "json"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(&["bundle", "inspect", o, "--format", "json"])).unwrap();
     assert_eq!(v["incident"]["id"], "sim-cpu-exhaustion-5");
     assert!(v["samples"].as_u64().unwrap() > 1000);
     ok(&["bundle", "seal", o]);
@@ -70,19 +57,9 @@ fn sim_validate_inspect_seal() {
 
 #[test]
 fn exit_codes() {
-    assert_eq!(
-        faultlens(&["bundle", "validate", "/nonexistent/bundle"])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_eq!(faultlens(&["bundle", "validate", "/nonexistent/bundle"]).status.code(), Some(1));
     assert_eq!(faultlens(&["bundle", "frobnicate"]).status.code(), Some(2));
-    assert_eq!(
-        faultlens(&["sim", "--scenario", "meteor", "--out", "/tmp/x"])
-            .status
-            .code(),
-        Some(2)
-    );
+    assert_eq!(faultlens(&["sim", "--scenario", "meteor", "--out", "/tmp/x"]).status.code(), Some(2));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bundle.yaml"), "format: faultlens.bundle/v1\nincident: {id: x, detected_at: 2026-01-01T00:00:00Z}\nsources:\n  - {path: m.json, kind: metrics, format: prometheus_query_range}\n").unwrap();
     std::fs::write(dir.path().join("m.json"), "{\"status\":\"success\"").unwrap();
@@ -96,18 +73,13 @@ fn demo_is_readable_and_deterministic() {
     let b = repo().join("examples/bundles/bad-deploy");
     let b = b.to_str().unwrap();
     let text = ok(&["demo", "--bundle", b]);
-    for section in [
-        "INCIDENT",
-        "CHANGES IN THE WINDOW",
-        "LARGEST METRIC SHIFTS",
-        "ERROR LOG SURGES",
-        "RANKED HYPOTHESES",
-    ] {
+    for section in
+        ["INCIDENT", "CHANGES IN THE WINDOW", "LARGEST METRIC SHIFTS", "ERROR LOG SURGES", "RANKED HYPOTHESES"]
+    {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
     assert_eq!(text, ok(&["demo", "--bundle", b]));
-    let v: serde_json::Value =
-        serde_json::from_str(&ok(&["demo", "--bundle", b, "--format", "json"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok(&["demo", "--bundle", b, "--format", "json"])).unwrap();
     assert!(!v["changes"].as_array().unwrap().is_empty());
     assert!(!v["shifts"].as_array().unwrap().is_empty());
 }
@@ -115,16 +87,7 @@ fn demo_is_readable_and_deterministic() {
 #[test]
 fn sim_suite_writes_labelled_bundles() {
     let dir = tempfile::tempdir().unwrap();
-    ok(&[
-        "sim",
-        "suite",
-        "--count",
-        "8",
-        "--seed",
-        "3",
-        "--out",
-        dir.path().to_str().unwrap(),
-    ]);
+    ok(&["sim", "suite", "--count", "8", "--seed", "3", "--out", dir.path().to_str().unwrap()]);
     let suite: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(dir.path().join("suite.json")).unwrap()).unwrap();
     assert_eq!(suite.len(), 8);
@@ -137,40 +100,20 @@ fn sim_suite_writes_labelled_bundles() {
 /// The committed demo bundles are exactly what the simulator writes for their settings.
 #[test]
 fn shipped_demo_bundles_match_the_simulator() {
-    for (seed, scenario) in [
-        ("1", "bad-deploy"),
-        ("2", "innocent-latest-change"),
-        ("3", "memory-leak"),
-    ] {
+    for (seed, scenario) in [("1", "bad-deploy"), ("2", "innocent-latest-change"), ("3", "memory-leak")] {
         let dir = tempfile::tempdir().unwrap();
         let fresh = dir.path().join(scenario);
-        ok(&[
-            "sim",
-            "--seed",
-            seed,
-            "--scenario",
-            scenario,
-            "--out",
-            fresh.to_str().unwrap(),
-        ]);
+        ok(&["sim", "--seed", seed, "--scenario", scenario, "--out", fresh.to_str().unwrap()]);
         let shipped = repo().join("examples/bundles").join(scenario);
         let mut n = 0;
         for entry in walk(&fresh) {
             let rel = entry.strip_prefix(&fresh).unwrap();
             let a = std::fs::read(&entry).unwrap();
             let b = std::fs::read(shipped.join(rel)).unwrap_or_default();
-            assert!(
-                a == b,
-                "{scenario}/{}: shipped copy differs; run `make demo-bundles`",
-                rel.display()
-            );
+            assert!(a == b, "{scenario}/{}: shipped copy differs; run `make demo-bundles`", rel.display());
             n += 1;
         }
-        assert_eq!(
-            n,
-            walk(&shipped).len(),
-            "{scenario}: extra files in the shipped copy"
-        );
+        assert_eq!(n, walk(&shipped).len(), "{scenario}: extra files in the shipped copy");
     }
 }
 
@@ -178,11 +121,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out.sort();
     out

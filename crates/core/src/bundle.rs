@@ -31,9 +31,7 @@ pub const MANIFEST_NAMES: [&str; 3] = ["bundle.yaml", "bundle.yml", "bundle.json
 pub type SourceOptions = BTreeMap<String, serde_json::Value>;
 
 /// What a source holds.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// Metric series.
@@ -53,9 +51,7 @@ pub enum SourceKind {
 }
 
 /// The file format of a source (the table in the bundle spec).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceFormat {
     /// Prometheus `/api/v1/query_range` body.
@@ -118,13 +114,10 @@ impl SourceFormat {
     pub fn kind(self) -> SourceKind {
         match self {
             Self::PrometheusQueryRange | Self::Openmetrics | Self::CsvWide => SourceKind::Metrics,
-            Self::LokiQueryRange | Self::ElasticsearchHits | Self::Jsonl | Self::Raw => {
-                SourceKind::Logs
+            Self::LokiQueryRange | Self::ElasticsearchHits | Self::Jsonl | Self::Raw => SourceKind::Logs,
+            Self::ArgocdHistory | Self::GithubDeployments | Self::K8sEvents | Self::FaultlensChanges => {
+                SourceKind::Changes
             }
-            Self::ArgocdHistory
-            | Self::GithubDeployments
-            | Self::K8sEvents
-            | Self::FaultlensChanges => SourceKind::Changes,
             Self::FaultlensTopology => SourceKind::Topology,
             Self::PagerdutyIncidents | Self::Alertmanager => SourceKind::Alerts,
             Self::Markdown => SourceKind::Knowledge,
@@ -212,22 +205,12 @@ pub struct SourceSpec {
 impl SourceSpec {
     /// A source of `format` at `path` (kind derived from the format).
     pub fn new(path: impl Into<String>, format: SourceFormat) -> Self {
-        Self {
-            path: path.into(),
-            kind: format.kind(),
-            format,
-            sha256: None,
-            options: SourceOptions::new(),
-        }
+        Self { path: path.into(), kind: format.kind(), format, sha256: None, options: SourceOptions::new() }
     }
 
     /// Sets one option.
     #[must_use]
-    pub fn with_option(
-        mut self,
-        key: impl Into<String>,
-        value: impl Into<serde_json::Value>,
-    ) -> Self {
+    pub fn with_option(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
         self.options.insert(key.into(), value.into());
         self
     }
@@ -267,12 +250,7 @@ impl Manifest {
     /// A manifest for an incident, with no sources yet.
     #[must_use]
     pub fn new(incident: IncidentSpec) -> Self {
-        Self {
-            format: MANIFEST_FORMAT.to_string(),
-            incident,
-            sources: Vec::new(),
-            ground_truth: None,
-        }
+        Self { format: MANIFEST_FORMAT.to_string(), incident, sources: Vec::new(), ground_truth: None }
     }
 
     /// The incident with its window resolved.
@@ -283,9 +261,7 @@ impl Manifest {
             id: i.id.clone(),
             title: i.title.clone(),
             detected_at: i.detected_at,
-            window: i
-                .window
-                .unwrap_or_else(|| Incident::default_window(i.detected_at)),
+            window: i.window.unwrap_or_else(|| Incident::default_window(i.detected_at)),
             services: i.services.clone(),
         }
     }
@@ -309,10 +285,7 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self {
-            verify_hashes: true,
-            max_source_bytes: 1 << 30,
-        }
+        Self { verify_hashes: true, max_source_bytes: 1 << 30 }
     }
 }
 
@@ -388,9 +361,7 @@ impl IncidentData {
     /// The source a series came from.
     #[must_use]
     pub fn series_source(&self, series_index: usize) -> Option<&SourceSummary> {
-        self.series_source
-            .get(series_index)
-            .and_then(|&i| self.sources.get(i))
+        self.series_source.get(series_index).and_then(|&i| self.sources.get(i))
     }
 }
 
@@ -429,24 +400,15 @@ impl Bundle {
     /// As [`Self::load`].
     pub fn load_with(dir: impl AsRef<Path>, options: LoadOptions) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        let manifest_path = MANIFEST_NAMES
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|p| p.is_file())
-            .ok_or_else(|| Error::Manifest {
+        let manifest_path =
+            MANIFEST_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| Error::Manifest {
                 path: dir.clone(),
                 field: "bundle.yaml".into(),
                 message: "no bundle.yaml, bundle.yml or bundle.json in this directory".into(),
             })?;
-        let text =
-            std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
         let manifest = parse_manifest(&manifest_path, &text)?;
-        let bundle = Self {
-            dir,
-            manifest_path,
-            manifest,
-            options,
-        };
+        let bundle = Self { dir, manifest_path, manifest, options };
         bundle.validate()?;
         Ok(bundle)
     }
@@ -459,12 +421,7 @@ impl Bundle {
     pub fn create(dir: impl AsRef<Path>, manifest: Manifest) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let manifest_path = dir.join("bundle.yaml");
-        let bundle = Self {
-            dir,
-            manifest_path,
-            manifest,
-            options: LoadOptions::default(),
-        };
+        let bundle = Self { dir, manifest_path, manifest, options: LoadOptions::default() };
         bundle.validate()?;
         bundle.save()?;
         Ok(bundle)
@@ -520,8 +477,7 @@ impl Bundle {
                 .map(|s| s + "\n")
                 .map_err(|e| Error::invalid("manifest", e.to_string()))
         } else {
-            serde_yaml_ng::to_string(&self.manifest)
-                .map_err(|e| Error::invalid("manifest", e.to_string()))
+            serde_yaml_ng::to_string(&self.manifest).map_err(|e| Error::invalid("manifest", e.to_string()))
         }
     }
 
@@ -557,12 +513,9 @@ impl Bundle {
                     actual: Some(a),
                     problem: "sha256 mismatch".into(),
                 }),
-                (e, Err(err)) => Some(IntegrityIssue {
-                    path: s.path.clone(),
-                    expected: *e,
-                    actual: None,
-                    problem: err.to_string(),
-                }),
+                (e, Err(err)) => {
+                    Some(IntegrityIssue { path: s.path.clone(), expected: *e, actual: None, problem: err.to_string() })
+                }
                 (None, Ok(a)) => Some(IntegrityIssue {
                     path: s.path.clone(),
                     expected: None,
@@ -623,37 +576,23 @@ impl Bundle {
                 }
             }
             let sha256 = file_hash.unwrap_or_else(|| dir_hash.finish());
-            data.sources.push(SourceSummary {
-                path: spec.path.clone(),
-                format: spec.format,
-                sha256,
-                report,
-            });
+            data.sources.push(SourceSummary { path: spec.path.clone(), format: spec.format, sha256, report });
         }
-        data.changes
-            .sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
-        data.topology
-            .merge(&Topology::infer_from_mesh(&data.series));
+        data.changes.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        data.topology.merge(&Topology::infer_from_mesh(&data.series));
         Ok(data)
     }
 
     // ------------------------------------------------------------ internals
 
     fn manifest_error(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Manifest {
-            path: self.manifest_path.clone(),
-            field: field.into(),
-            message: message.into(),
-        }
+        Error::Manifest { path: self.manifest_path.clone(), field: field.into(), message: message.into() }
     }
 
     fn validate(&self) -> Result<()> {
         let m = &self.manifest;
         if m.format != MANIFEST_FORMAT {
-            return Err(self.manifest_error(
-                "format",
-                format!("expected `{MANIFEST_FORMAT}`, found `{}`", m.format),
-            ));
+            return Err(self.manifest_error("format", format!("expected `{MANIFEST_FORMAT}`, found `{}`", m.format)));
         }
         if m.incident.id.trim().is_empty() {
             return Err(self.manifest_error("incident.id", "must not be empty"));
@@ -663,10 +602,7 @@ impl Bundle {
         {
             return Err(self.manifest_error(
                 "incident.window",
-                format!(
-                    "detected_at {} is outside the window {w}",
-                    m.incident.detected_at
-                ),
+                format!("detected_at {} is outside the window {w}", m.incident.detected_at),
             ));
         }
         if m.sources.is_empty() {
@@ -676,12 +612,7 @@ impl Bundle {
             if s.format.kind() != s.kind {
                 return Err(self.manifest_error(
                     format!("sources[{i}].format"),
-                    format!(
-                        "`{}` is not a format of kind `{:?}`",
-                        s.format.as_str(),
-                        s.kind
-                    )
-                    .to_lowercase(),
+                    format!("`{}` is not a format of kind `{:?}`", s.format.as_str(), s.kind).to_lowercase(),
                 ));
             }
             let full = self.resolve(&s.path)?;
@@ -692,11 +623,7 @@ impl Bundle {
             if meta.is_dir() && !s.format.allows_directory() {
                 return Err(self.manifest_error(
                     format!("sources[{i}].path"),
-                    format!(
-                        "`{}` is a directory; {} needs a file",
-                        s.path,
-                        s.format.as_str()
-                    ),
+                    format!("`{}` is a directory; {} needs a file", s.path, s.format.as_str()),
                 ));
             }
             if meta.is_file() && meta.len() > self.options.max_source_bytes {
@@ -725,10 +652,8 @@ impl Bundle {
     /// Resolves a manifest path, refusing anything that leaves the bundle directory (absolute
     /// paths, `..` that climbs out, symlinks that point outside).
     fn resolve(&self, rel: &str) -> Result<PathBuf> {
-        let escapes = || Error::PathEscapesBundle {
-            manifest: self.manifest_path.clone(),
-            source_path: rel.to_string(),
-        };
+        let escapes =
+            || Error::PathEscapesBundle { manifest: self.manifest_path.clone(), source_path: rel.to_string() };
         let p = Path::new(rel);
         if rel.is_empty() {
             return Err(self.manifest_error("sources.path", "must not be empty"));
@@ -771,11 +696,7 @@ impl Bundle {
                 let entry = entry.map_err(|e| Error::io(&dir, e))?;
                 let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let rel = if prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{prefix}/{name}")
-                };
+                let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
                 if ft.is_dir() {
                     stack.push((rel, entry.path()));
                 } else if ft.is_file()
@@ -820,18 +741,12 @@ impl Bundle {
 }
 
 fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
-    let err = |field: String, message: String| Error::Manifest {
-        path: path.to_path_buf(),
-        field,
-        message,
-    };
+    let err = |field: String, message: String| Error::Manifest { path: path.to_path_buf(), field, message };
     if path.extension().is_some_and(|e| e == "json") {
         let mut de = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
+        serde_path_to_error::deserialize(&mut de).map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
     } else {
         let de = serde_yaml_ng::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
+        serde_path_to_error::deserialize(de).map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
     }
 }

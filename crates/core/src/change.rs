@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::Timestamp;
 
 /// What kind of change an event is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A new version rolled out.
@@ -27,14 +25,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// All kinds, in declaration order.
-    pub const ALL: [Self; 6] = [
-        Self::Deploy,
-        Self::Rollback,
-        Self::Config,
-        Self::Flag,
-        Self::Scale,
-        Self::Infra,
-    ];
+    pub const ALL: [Self; 6] = [Self::Deploy, Self::Rollback, Self::Config, Self::Flag, Self::Scale, Self::Infra];
 
     /// The snake_case name.
     #[must_use]

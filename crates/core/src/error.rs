@@ -162,9 +162,9 @@ impl Error {
         match self {
             Self::Io { .. } => ErrorKind::Io,
             Self::Manifest { .. } => ErrorKind::InvalidManifest,
-            Self::PathEscapesBundle { .. }
-            | Self::MissingSource { .. }
-            | Self::SourceTooLarge { .. } => ErrorKind::InvalidSource,
+            Self::PathEscapesBundle { .. } | Self::MissingSource { .. } | Self::SourceTooLarge { .. } => {
+                ErrorKind::InvalidSource
+            }
             Self::Sha256Mismatch { .. } => ErrorKind::IntegrityMismatch,
             Self::Decode { .. } => ErrorKind::Decode,
             Self::InvalidInput { .. } => ErrorKind::InvalidInput,
@@ -172,10 +172,7 @@ impl Error {
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        Self::Io { path: path.into(), source }
     }
 
     pub(crate) fn decode(
@@ -184,19 +181,11 @@ impl Error {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) -> Self {
-        Self::Decode {
-            path: path.into(),
-            location,
-            expected: expected.into(),
-            found: found.into(),
-        }
+        Self::Decode { path: path.into(), location, expected: expected.into(), found: found.into() }
     }
 
     pub(crate) fn invalid(what: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            what,
-            message: message.into(),
-        }
+        Self::InvalidInput { what, message: message.into() }
     }
 }
 

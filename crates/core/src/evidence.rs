@@ -118,10 +118,7 @@ impl TryFrom<Vec<Evidence>> for EvidenceList {
     type Error = Error;
     fn try_from(v: Vec<Evidence>) -> Result<Self> {
         if v.is_empty() {
-            return Err(Error::invalid(
-                "evidence list",
-                "at least one evidence item is required",
-            ));
+            return Err(Error::invalid("evidence list", "at least one evidence item is required"));
         }
         Ok(Self(v))
     }
@@ -153,10 +150,7 @@ impl TryFrom<f64> for Confidence {
         if (0.0..=1.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(Error::invalid(
-                "confidence",
-                format!("{v} is not in [0, 1]"),
-            ))
+            Err(Error::invalid("confidence", format!("{v} is not in [0, 1]")))
         }
     }
 }
@@ -184,19 +178,8 @@ pub struct Finding {
 
 impl Finding {
     /// A finding; the evidence argument makes it impossible to build one without evidence.
-    pub fn new(
-        kind: impl Into<String>,
-        score: Confidence,
-        summary: impl Into<String>,
-        evidence: EvidenceList,
-    ) -> Self {
-        Self {
-            kind: kind.into(),
-            service: None,
-            score,
-            summary: summary.into(),
-            evidence,
-        }
+    pub fn new(kind: impl Into<String>, score: Confidence, summary: impl Into<String>, evidence: EvidenceList) -> Self {
+        Self { kind: kind.into(), service: None, score, summary: summary.into(), evidence }
     }
 
     /// Sets the service.

@@ -8,13 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Labels consulted, in order, to find the service a series, stream or change belongs to
 /// (bundle spec v1, "Service identity").
-pub const SERVICE_LABELS: [&str; 5] = [
-    "service",
-    "app",
-    "app_kubernetes_io_name",
-    "job",
-    "container",
-];
+pub const SERVICE_LABELS: [&str; 5] = ["service", "app", "app_kubernetes_io_name", "job", "container"];
 
 /// An ordered set of `name -> value` labels.
 ///
@@ -25,9 +19,7 @@ pub const SERVICE_LABELS: [&str; 5] = [
 /// assert_eq!(l.service(Some("job")), Some("api"));
 /// assert_eq!(l.selector("up"), r#"up{app="checkout",job="api"}"#);
 /// ```
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Labels(BTreeMap<String, String>);
 
@@ -39,15 +31,8 @@ impl Labels {
     }
 
     /// Builds a set from pairs; a later pair wins over an earlier one with the same name.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
     }
 
     /// The value of `name`.
@@ -87,11 +72,7 @@ impl Labels {
     /// empty values are skipped.
     #[must_use]
     pub fn service(&self, preferred: Option<&str>) -> Option<&str> {
-        preferred
-            .into_iter()
-            .chain(SERVICE_LABELS)
-            .filter_map(|k| self.get(k))
-            .find(|v| !v.is_empty())
+        preferred.into_iter().chain(SERVICE_LABELS).filter_map(|k| self.get(k)).find(|v| !v.is_empty())
     }
 
     /// A PromQL-style selector `name{a="x",b="y"}`; values are escaped as PromQL strings.

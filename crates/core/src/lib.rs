@@ -1,13 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod alert;
 pub mod bundle;
@@ -25,15 +17,13 @@ pub mod topology;
 
 pub use alert::{Alert, AlertStatus, Incident};
 pub use bundle::{
-    Bundle, GroundTruth, IncidentData, IncidentSpec, IntegrityIssue, LoadOptions, MANIFEST_FORMAT,
-    Manifest, SourceFormat, SourceKind, SourceOptions, SourceSpec, SourceSummary,
+    Bundle, GroundTruth, IncidentData, IncidentSpec, IntegrityIssue, LoadOptions, MANIFEST_FORMAT, Manifest,
+    SourceFormat, SourceKind, SourceOptions, SourceSpec, SourceSummary,
 };
 pub use change::{ChangeEvent, ChangeKind};
 pub use decode::{DecodeReport, Decoded, Records, decode_bytes};
 pub use error::{Error, ErrorKind, Location, Result};
-pub use evidence::{
-    Confidence, Evidence, EvidenceList, Finding, Hypothesis, HypothesisKind, RuledOut,
-};
+pub use evidence::{Confidence, Evidence, EvidenceList, Finding, Hypothesis, HypothesisKind, RuledOut};
 pub use hash::{ContentHash, ContentHasher};
 pub use knowledge::{KnowledgeDoc, PolicyFile, Section};
 pub use labels::Labels;

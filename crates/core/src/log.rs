@@ -9,9 +9,7 @@ use crate::labels::Labels;
 use crate::time::Timestamp;
 
 /// Log severity, normalised from the many spellings in the wild.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// TRACE, FINEST.

@@ -61,28 +61,14 @@ impl MetricSeries {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when the columns differ in length.
-    pub fn new(
-        name: impl Into<String>,
-        labels: Labels,
-        timestamps_ms: Vec<i64>,
-        values: Vec<f64>,
-    ) -> Result<Self> {
+    pub fn new(name: impl Into<String>, labels: Labels, timestamps_ms: Vec<i64>, values: Vec<f64>) -> Result<Self> {
         if timestamps_ms.len() != values.len() {
             return Err(Error::invalid(
                 "metric series",
-                format!(
-                    "{} timestamps but {} values",
-                    timestamps_ms.len(),
-                    values.len()
-                ),
+                format!("{} timestamps but {} values", timestamps_ms.len(), values.len()),
             ));
         }
-        Ok(Self {
-            name: name.into(),
-            labels,
-            timestamps_ms,
-            values,
-        })
+        Ok(Self { name: name.into(), labels, timestamps_ms, values })
     }
 
     /// The metric name (`__name__`).
@@ -149,11 +135,7 @@ impl MetricSeries {
     pub fn range(&self) -> Option<TimeRange> {
         let first = *self.timestamps_ms.first()?;
         let last = *self.timestamps_ms.last()?;
-        TimeRange::new(
-            Timestamp::from_millis(first.min(last)),
-            Timestamp::from_millis(first.max(last)),
-        )
-        .ok()
+        TimeRange::new(Timestamp::from_millis(first.min(last)), Timestamp::from_millis(first.max(last))).ok()
     }
 
     /// Sorts samples by time (stable) and folds samples with equal timestamps into the
@@ -161,22 +143,13 @@ impl MetricSeries {
     /// samples; the report says what it did.
     pub fn normalize(&mut self) -> NormalizeReport {
         let mut report = NormalizeReport::default();
-        let sorted = self
-            .timestamps_ms
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if a <= b));
+        let sorted = self.timestamps_ms.windows(2).all(|w| matches!(w, [a, b] if a <= b));
         if !sorted {
             report.reordered = true;
             let mut idx: Vec<usize> = (0..self.len()).collect();
             idx.sort_by_key(|&i| self.timestamps_ms.get(i).copied().unwrap_or_default());
-            self.timestamps_ms = idx
-                .iter()
-                .filter_map(|&i| self.timestamps_ms.get(i).copied())
-                .collect();
-            self.values = idx
-                .iter()
-                .filter_map(|&i| self.values.get(i).copied())
-                .collect();
+            self.timestamps_ms = idx.iter().filter_map(|&i| self.timestamps_ms.get(i).copied()).collect();
+            self.values = idx.iter().filter_map(|&i| self.values.get(i).copied()).collect();
         }
         let n = self.len();
         let mut w = 0usize;
@@ -205,12 +178,8 @@ impl MetricSeries {
     /// The samples within `range`, as a new series (expects a normalised series).
     #[must_use]
     pub fn slice(&self, range: TimeRange) -> Self {
-        let lo = self
-            .timestamps_ms
-            .partition_point(|&t| t < range.start.as_millis());
-        let hi = self
-            .timestamps_ms
-            .partition_point(|&t| t <= range.end.as_millis());
+        let lo = self.timestamps_ms.partition_point(|&t| t < range.start.as_millis());
+        let hi = self.timestamps_ms.partition_point(|&t| t <= range.end.as_millis());
         let hi = hi.max(lo);
         Self {
             name: self.name.clone(),
@@ -228,23 +197,12 @@ mod tests {
     #[test]
     fn mismatched_columns_are_rejected() {
         assert!(MetricSeries::new("m", Labels::new(), vec![1], vec![]).is_err());
-        assert!(
-            serde_json::from_str::<MetricSeries>(
-                r#"{"name":"m","timestamps_ms":[1,2],"values":[1]}"#
-            )
-            .is_err()
-        );
+        assert!(serde_json::from_str::<MetricSeries>(r#"{"name":"m","timestamps_ms":[1,2],"values":[1]}"#).is_err());
     }
 
     #[test]
     fn slice_is_inclusive() {
-        let s = MetricSeries::new(
-            "m",
-            Labels::new(),
-            vec![1, 2, 3, 4],
-            vec![1.0, 2.0, 3.0, 4.0],
-        )
-        .unwrap();
+        let s = MetricSeries::new("m", Labels::new(), vec![1, 2, 3, 4], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
         let r = TimeRange::new(Timestamp::from_millis(2), Timestamp::from_millis(3)).unwrap();
         assert_eq!(s.slice(r).values(), &[2.0, 3.0]);
     }

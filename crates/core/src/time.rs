@@ -54,12 +54,8 @@ impl Timestamp {
     /// # Errors
     /// [`Error::InvalidInput`] when `s` is not RFC 3339 or lies outside years 1 to 9999.
     pub fn parse_rfc3339(s: &str) -> Result<Self> {
-        let dt = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
-            Error::invalid(
-                "timestamp",
-                format!("`{}` is not RFC 3339: {e}", truncate(s, 64)),
-            )
-        })?;
+        let dt = DateTime::parse_from_rfc3339(s.trim())
+            .map_err(|e| Error::invalid("timestamp", format!("`{}` is not RFC 3339: {e}", truncate(s, 64))))?;
         Self::checked(dt.timestamp_millis())
     }
 
@@ -72,10 +68,7 @@ impl Timestamp {
     /// [`Error::InvalidInput`] for NaN, infinities or times outside years 1 to 9999.
     pub fn from_unix_auto(v: f64) -> Result<Self> {
         if !v.is_finite() {
-            return Err(Error::invalid(
-                "timestamp",
-                format!("{v} is not a finite Unix time"),
-            ));
+            return Err(Error::invalid("timestamp", format!("{v} is not a finite Unix time")));
         }
         let a = v.abs();
         let ms = if a < 1e11 {
@@ -109,10 +102,7 @@ impl Timestamp {
     /// [`Error::InvalidInput`] for non-finite values or times outside years 1 to 9999.
     pub fn from_unix_secs_f64(v: f64) -> Result<Self> {
         if !v.is_finite() {
-            return Err(Error::invalid(
-                "timestamp",
-                format!("{v} is not a finite Unix time"),
-            ));
+            return Err(Error::invalid("timestamp", format!("{v} is not a finite Unix time")));
         }
         Self::checked((v * 1e3).round() as i64)
     }
@@ -121,10 +111,7 @@ impl Timestamp {
         if (MIN_MS..=MAX_MS).contains(&ms) {
             Ok(Self(ms))
         } else {
-            Err(Error::invalid(
-                "timestamp",
-                format!("{ms} ms is outside years 1 to 9999"),
-            ))
+            Err(Error::invalid("timestamp", format!("{ms} ms is outside years 1 to 9999")))
         }
     }
 
@@ -138,9 +125,7 @@ impl Timestamp {
     #[must_use]
     pub fn to_rfc3339(self) -> String {
         match DateTime::<Utc>::from_timestamp_millis(self.0) {
-            Some(dt) if self.0.rem_euclid(1000) == 0 => {
-                dt.to_rfc3339_opts(SecondsFormat::Secs, true)
-            }
+            Some(dt) if self.0.rem_euclid(1000) == 0 => dt.to_rfc3339_opts(SecondsFormat::Secs, true),
             Some(dt) => dt.to_rfc3339_opts(SecondsFormat::Millis, true),
             None => format!("@{}ms", self.0),
         }
@@ -203,10 +188,7 @@ impl TimeRange {
     /// [`Error::InvalidInput`] when `end` is before `start`.
     pub fn new(start: Timestamp, end: Timestamp) -> Result<Self> {
         if end < start {
-            return Err(Error::invalid(
-                "time range",
-                format!("end {end} is before start {start}"),
-            ));
+            return Err(Error::invalid("time range", format!("end {end} is before start {start}")));
         }
         Ok(Self { start, end })
     }
@@ -261,11 +243,7 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trip_is_canonical() {
-        for s in [
-            "2026-11-02T14:05:00Z",
-            "2026-11-02T14:05:00.001Z",
-            "1970-01-01T00:00:00Z",
-        ] {
+        for s in ["2026-11-02T14:05:00Z", "2026-11-02T14:05:00.001Z", "1970-01-01T00:00:00Z"] {
             assert_eq!(Timestamp::parse_rfc3339(s).unwrap().to_string(), s);
         }
         let t = Timestamp::parse_rfc3339("2026-11-02T14:05:00.123456789-02:00").unwrap();
@@ -276,14 +254,8 @@ mod tests {
     fn unix_units_are_detected() {
         let s = Timestamp::from_unix_auto(1_652_802_690.0).unwrap();
         assert_eq!(Timestamp::from_unix_auto(1_652_802_690_000.0).unwrap(), s);
-        assert_eq!(
-            Timestamp::from_unix_auto(1_652_802_690_000_000.0).unwrap(),
-            s
-        );
-        assert_eq!(
-            Timestamp::from_unix_auto(1_652_802_690_000_000_000.0).unwrap(),
-            s
-        );
+        assert_eq!(Timestamp::from_unix_auto(1_652_802_690_000_000.0).unwrap(), s);
+        assert_eq!(Timestamp::from_unix_auto(1_652_802_690_000_000_000.0).unwrap(), s);
         assert!(Timestamp::from_unix_auto(f64::NAN).is_err());
         assert!(Timestamp::from_unix_auto(f64::INFINITY).is_err());
     }
@@ -292,9 +264,7 @@ mod tests {
     fn bad_times_are_errors() {
         assert!(Timestamp::parse_rfc3339("yesterday").is_err());
         assert!(TimeRange::new(Timestamp::from_millis(5), Timestamp::from_millis(4)).is_err());
-        let e = serde_json::from_str::<TimeRange>(
-            r#"{"start":"2026-01-02T00:00:00Z","end":"2026-01-01T00:00:00Z"}"#,
-        );
+        let e = serde_json::from_str::<TimeRange>(r#"{"start":"2026-01-02T00:00:00Z","end":"2026-01-01T00:00:00Z"}"#);
         assert!(e.is_err());
     }
 }

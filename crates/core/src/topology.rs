@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::series::MetricSeries;
 
 /// A directed call edge: `from` calls `to`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Edge {
     /// The caller.
@@ -74,18 +72,12 @@ impl From<RawTopology> for Topology {
 impl From<Topology> for RawTopology {
     fn from(t: Topology) -> Self {
         let edges = t.edges().collect();
-        Self {
-            services: t.services.into_iter().collect(),
-            edges,
-        }
+        Self { services: t.services.into_iter().collect(), edges }
     }
 }
 
 /// Label pairs that name a call's source and destination workload in mesh metrics.
-const MESH_LABELS: [(&str, &str); 2] = [
-    ("source_workload", "destination_workload"),
-    ("deployment", "dst_deployment"),
-];
+const MESH_LABELS: [(&str, &str); 2] = [("source_workload", "destination_workload"), ("deployment", "dst_deployment")];
 
 impl Topology {
     /// An empty graph.
@@ -95,9 +87,7 @@ impl Topology {
     }
 
     /// A graph from `(caller, callee)` pairs.
-    pub fn from_edges<A: Into<String>, B: Into<String>>(
-        edges: impl IntoIterator<Item = (A, B)>,
-    ) -> Self {
+    pub fn from_edges<A: Into<String>, B: Into<String>>(edges: impl IntoIterator<Item = (A, B)>) -> Self {
         let mut t = Self::default();
         for (a, b) in edges {
             t.add_edge(a, b);
@@ -138,10 +128,7 @@ impl Topology {
         if from == to {
             return;
         }
-        self.calls
-            .entry(from.clone())
-            .or_default()
-            .insert(to.clone());
+        self.calls.entry(from.clone()).or_default().insert(to.clone());
         self.called_by.entry(to).or_default().insert(from);
     }
 
@@ -180,12 +167,7 @@ impl Topology {
 
     /// All edges, sorted.
     pub fn edges(&self) -> impl Iterator<Item = Edge> + '_ {
-        self.calls.iter().flat_map(|(a, bs)| {
-            bs.iter().map(move |b| Edge {
-                from: a.clone(),
-                to: b.clone(),
-            })
-        })
+        self.calls.iter().flat_map(|(a, bs)| bs.iter().map(move |b| Edge { from: a.clone(), to: b.clone() }))
     }
 
     /// The services `s` calls directly.
@@ -195,11 +177,7 @@ impl Topology {
 
     /// The services that call `s` directly.
     pub fn callers(&self, s: &str) -> impl Iterator<Item = &str> {
-        self.called_by
-            .get(s)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
+        self.called_by.get(s).into_iter().flatten().map(String::as_str)
     }
 
     /// Who depends on `s` within `k` hops (its transitive callers), nearest first, then by
@@ -218,9 +196,7 @@ impl Topology {
     /// Whether `a` can reach `b` following call edges (`a` depends on `b`, maybe indirectly).
     #[must_use]
     pub fn depends_on(&self, a: &str, b: &str) -> bool {
-        self.dependencies(a, u32::MAX)
-            .iter()
-            .any(|r| r.service == b)
+        self.dependencies(a, u32::MAX).iter().any(|r| r.service == b)
     }
 
     fn walk(adj: &BTreeMap<String, BTreeSet<String>>, start: &str, k: u32) -> Vec<Reached> {
@@ -233,10 +209,7 @@ impl Topology {
             }
             for n in adj.get(s).into_iter().flatten() {
                 if seen.insert(n.as_str()) {
-                    out.push(Reached {
-                        service: n.clone(),
-                        hops: d + 1,
-                    });
+                    out.push(Reached { service: n.clone(), hops: d + 1 });
                     q.push_back((n.as_str(), d + 1));
                 }
             }
@@ -265,10 +238,7 @@ mod tests {
     fn wire_round_trip() {
         let t = Topology::from_edges([("b", "c"), ("a", "b")]);
         let j = serde_json::to_string(&t).unwrap();
-        assert_eq!(
-            j,
-            r#"{"services":["a","b","c"],"edges":[{"from":"a","to":"b"},{"from":"b","to":"c"}]}"#
-        );
+        assert_eq!(j, r#"{"services":["a","b","c"],"edges":[{"from":"a","to":"b"},{"from":"b","to":"c"}]}"#);
         assert_eq!(serde_json::from_str::<Topology>(&j).unwrap(), t);
     }
 

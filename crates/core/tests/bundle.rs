@@ -1,10 +1,5 @@
 //! Bundle v1: loading, every error the spec names, seal/verify, round trips, schema drift.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::Path;
 
@@ -27,11 +22,7 @@ fn manifest(sources: &str) -> String {
 fn bundle_with(sources: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "metrics/cpu.json", PROM);
-    write(
-        dir.path(),
-        "topology.json",
-        r#"{"services":["web","cart"],"edges":[{"from":"web","to":"cart"}]}"#,
-    );
+    write(dir.path(), "topology.json", r#"{"services":["web","cart"],"edges":[{"from":"web","to":"cart"}]}"#);
     write(dir.path(), "runbooks/cart.md", "# Cart\n## CPU\nscale it\n");
     write(dir.path(), "runbooks/sub/db.md", "# DB\n");
     write(dir.path(), "runbooks/notes.txt", "ignored");
@@ -50,10 +41,7 @@ fn load_err(sources: &str) -> Error {
 fn loads_decodes_and_hides_ground_truth() {
     let dir = bundle_with(GOOD);
     let b = Bundle::load(dir.path()).unwrap();
-    assert_eq!(
-        b.incident().window.duration_millis(),
-        (2 * 3600 + 1800) * 1000
-    );
+    assert_eq!(b.incident().window.duration_millis(), (2 * 3600 + 1800) * 1000);
     let data = b.decode().unwrap();
     assert_eq!(data.series.len(), 1);
     assert_eq!(data.series_source(0).unwrap().path, "metrics/cpu.json");
@@ -61,14 +49,8 @@ fn loads_decodes_and_hides_ground_truth() {
     assert_eq!(data.knowledge[0].path, "runbooks/cart.md");
     assert!(data.topology.depends_on("web", "cart"));
     let json = serde_json::to_string(&data).unwrap();
-    assert!(
-        !json.contains("root_cause"),
-        "decoded data must not carry ground truth"
-    );
-    assert_eq!(
-        b.ground_truth().unwrap().root_cause_service.as_deref(),
-        Some("cart")
-    );
+    assert!(!json.contains("root_cause"), "decoded data must not carry ground truth");
+    assert_eq!(b.ground_truth().unwrap().root_cause_service.as_deref(), Some("cart"));
 }
 
 #[test]
@@ -80,22 +62,16 @@ fn unknown_keys_are_errors_naming_the_field() {
     write(dir.path(), "bundle.yaml", &text);
     let e = Bundle::load(dir.path()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidManifest);
-    assert!(
-        e.to_string().contains("incident") && e.to_string().contains("severity"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("incident") && e.to_string().contains("severity"), "{e}");
 
-    let e = load_err(
-        "  - path: metrics/cpu.json\n    kind: metrics\n    format: prometheus_query_range\n    sha: abc\n",
-    );
+    let e =
+        load_err("  - path: metrics/cpu.json\n    kind: metrics\n    format: prometheus_query_range\n    sha: abc\n");
     assert!(e.to_string().contains("sources[0]"), "{e}");
 }
 
 #[test]
 fn wrong_kind_format_pairs_and_formats_are_errors() {
-    let e = load_err(
-        "  - path: metrics/cpu.json\n    kind: logs\n    format: prometheus_query_range\n",
-    );
+    let e = load_err("  - path: metrics/cpu.json\n    kind: logs\n    format: prometheus_query_range\n");
     assert!(e.to_string().contains("sources[0].format"), "{e}");
     let e = load_err("  - path: metrics/cpu.json\n    kind: metrics\n    format: graphite\n");
     assert!(e.to_string().contains("graphite"), "{e}");
@@ -106,23 +82,15 @@ fn wrong_kind_format_pairs_and_formats_are_errors() {
 #[test]
 fn paths_that_escape_are_refused() {
     for p in ["../outside.json", "/etc/passwd", "metrics/../../x.json"] {
-        let e = load_err(&format!(
-            "  - path: {p}\n    kind: metrics\n    format: prometheus_query_range\n"
-        ));
+        let e = load_err(&format!("  - path: {p}\n    kind: metrics\n    format: prometheus_query_range\n"));
         assert!(matches!(e, Error::PathEscapesBundle { .. }), "{p}: {e}");
     }
     #[cfg(unix)]
     {
         let outside = tempfile::tempdir().unwrap();
         write(outside.path(), "secret.json", PROM);
-        let dir = bundle_with(
-            "  - path: link.json\n    kind: metrics\n    format: prometheus_query_range\n",
-        );
-        std::os::unix::fs::symlink(
-            outside.path().join("secret.json"),
-            dir.path().join("link.json"),
-        )
-        .unwrap();
+        let dir = bundle_with("  - path: link.json\n    kind: metrics\n    format: prometheus_query_range\n");
+        std::os::unix::fs::symlink(outside.path().join("secret.json"), dir.path().join("link.json")).unwrap();
         let e = Bundle::load(dir.path()).unwrap_err();
         assert!(matches!(e, Error::PathEscapesBundle { .. }), "{e}");
     }
@@ -130,13 +98,8 @@ fn paths_that_escape_are_refused() {
 
 #[test]
 fn missing_file_and_directory_for_file_format() {
-    let e = load_err(
-        "  - path: metrics/nope.json\n    kind: metrics\n    format: prometheus_query_range\n",
-    );
-    assert!(
-        matches!(e, Error::MissingSource { .. }) && e.to_string().contains("metrics/nope.json"),
-        "{e}"
-    );
+    let e = load_err("  - path: metrics/nope.json\n    kind: metrics\n    format: prometheus_query_range\n");
+    assert!(matches!(e, Error::MissingSource { .. }) && e.to_string().contains("metrics/nope.json"), "{e}");
     let e = load_err("  - path: metrics\n    kind: metrics\n    format: prometheus_query_range\n");
     assert!(e.to_string().contains("directory"), "{e}");
 }
@@ -149,23 +112,14 @@ fn detected_at_outside_window() {
         "  detected_at: 2025-11-02T14:05:00Z\n  window: {start: 2025-11-02T15:00:00Z, end: 2025-11-02T16:00:00Z}",
     );
     write(dir.path(), "bundle.yaml", &text);
-    assert!(
-        Bundle::load(dir.path())
-            .unwrap_err()
-            .to_string()
-            .contains("incident.window")
-    );
+    assert!(Bundle::load(dir.path()).unwrap_err().to_string().contains("incident.window"));
 }
 
 #[test]
 fn seal_verify_and_tamper_detection() {
     let dir = bundle_with(GOOD);
     let mut b = Bundle::load(dir.path()).unwrap();
-    assert_eq!(
-        b.verify().unwrap().len(),
-        3,
-        "unsealed sources are reported"
-    );
+    assert_eq!(b.verify().unwrap().len(), 3, "unsealed sources are reported");
     b.seal().unwrap();
     assert!(b.verify().unwrap().is_empty());
     let b = Bundle::load(dir.path()).unwrap();
@@ -176,10 +130,8 @@ fn seal_verify_and_tamper_detection() {
     let e = Bundle::load(dir.path()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::IntegrityMismatch);
     assert!(e.to_string().contains("runbooks"), "{e}");
-    let issues = Bundle::load_with(dir.path(), LoadOptions::default().with_verify_hashes(false))
-        .unwrap()
-        .verify()
-        .unwrap();
+    let issues =
+        Bundle::load_with(dir.path(), LoadOptions::default().with_verify_hashes(false)).unwrap().verify().unwrap();
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0].path, "runbooks");
 
@@ -187,10 +139,7 @@ fn seal_verify_and_tamper_detection() {
     write(dir.path(), "runbooks/sub/db.md", "# DB\n");
     write(dir.path(), "metrics/cpu.json", &PROM.replace("0.7", "0.8"));
     let e = Bundle::load(dir.path()).unwrap_err();
-    assert!(
-        matches!(e, Error::Sha256Mismatch { .. }) && e.to_string().contains("cpu.json"),
-        "{e}"
-    );
+    assert!(matches!(e, Error::Sha256Mismatch { .. }) && e.to_string().contains("cpu.json"), "{e}");
 }
 
 #[test]
@@ -200,14 +149,10 @@ fn oversized_source_is_refused() {
     let f = std::fs::File::create(dir.path().join("metrics/cpu.json")).unwrap();
     f.set_len(2 << 30).unwrap();
     let e = Bundle::load(dir.path()).unwrap_err();
-    assert!(
-        matches!(e, Error::SourceTooLarge { size, .. } if size == 2 << 30),
-        "{e}"
-    );
+    assert!(matches!(e, Error::SourceTooLarge { size, .. } if size == 2 << 30), "{e}");
     // a lower limit applies to small files too
     let dir = bundle_with(GOOD);
-    let e = Bundle::load_with(dir.path(), LoadOptions::default().with_max_source_bytes(10))
-        .unwrap_err();
+    let e = Bundle::load_with(dir.path(), LoadOptions::default().with_max_source_bytes(10)).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidSource);
 }
 
@@ -227,34 +172,23 @@ fn save_is_canonical_and_json_manifests_work() {
     b.seal().unwrap();
     let first = std::fs::read(dir.path().join("bundle.yaml")).unwrap();
     Bundle::load(dir.path()).unwrap().save().unwrap();
-    assert_eq!(
-        std::fs::read(dir.path().join("bundle.yaml")).unwrap(),
-        first
-    );
+    assert_eq!(std::fs::read(dir.path().join("bundle.yaml")).unwrap(), first);
 
     // the same manifest as JSON
     let m: Manifest = serde_yaml_ng::from_slice(&first).unwrap();
     std::fs::remove_file(dir.path().join("bundle.yaml")).unwrap();
-    std::fs::write(
-        dir.path().join("bundle.json"),
-        serde_json::to_string_pretty(&m).unwrap() + "\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("bundle.json"), serde_json::to_string_pretty(&m).unwrap() + "\n").unwrap();
     let b = Bundle::load(dir.path()).unwrap();
     assert_eq!(b.manifest(), &m);
     let before = std::fs::read(dir.path().join("bundle.json")).unwrap();
     b.save().unwrap();
-    assert_eq!(
-        std::fs::read(dir.path().join("bundle.json")).unwrap(),
-        before
-    );
+    assert_eq!(std::fs::read(dir.path().join("bundle.json")).unwrap(), before);
 }
 
 #[test]
 fn every_format_has_a_kind_and_a_name() {
     for f in SourceFormat::ALL {
-        let s: SourceFormat =
-            serde_json::from_value(serde_json::Value::String(f.as_str().into())).unwrap();
+        let s: SourceFormat = serde_json::from_value(serde_json::Value::String(f.as_str().into())).unwrap();
         assert_eq!(s, f);
         let _ = f.kind();
     }
@@ -281,8 +215,5 @@ fn json_schema_has_not_drifted() {
         std::fs::write(&path, &generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "docs/bundle-v1.schema.json is stale: run `make schema` and commit it"
-    );
+    assert!(committed == generated, "docs/bundle-v1.schema.json is stale: run `make schema` and commit it");
 }

@@ -1,11 +1,6 @@
 //! Property tests: no decoder panics on arbitrary or mangled input, and valid metric input
 //! round-trips.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use faultlens_core::{Records, SourceFormat, SourceOptions, decode_bytes};
 use proptest::prelude::*;
@@ -26,12 +21,8 @@ fn seed(format: SourceFormat) -> &'static str {
         SourceFormat::ElasticsearchHits => {
             r#"{"hits":{"hits":[{"_id":"1","_source":{"@timestamp":"2026-01-01T00:00:00Z","message":"m"}}]}}"#
         }
-        SourceFormat::Jsonl => {
-            "{\"ts\":1700000000,\"msg\":\"a\"}\n{\"ts\":1700000001,\"msg\":\"b\"}\n"
-        }
-        SourceFormat::Raw => {
-            "2026-01-01 00:00:00,000 ERROR [main] a.B - boom\nI0101 00:00:00.000000 1 x.go:1] hi\n"
-        }
+        SourceFormat::Jsonl => "{\"ts\":1700000000,\"msg\":\"a\"}\n{\"ts\":1700000001,\"msg\":\"b\"}\n",
+        SourceFormat::Raw => "2026-01-01 00:00:00,000 ERROR [main] a.B - boom\nI0101 00:00:00.000000 1 x.go:1] hi\n",
         SourceFormat::ArgocdHistory => {
             r#"{"metadata":{"name":"a"},"status":{"history":[{"id":1,"revision":"r1","deployedAt":"2026-01-01T00:00:00Z"}]}}"#
         }
@@ -71,10 +62,7 @@ fn check(format: SourceFormat, bytes: &[u8]) {
             let _ = serde_json::to_string(&d.report).unwrap();
         }
         Err(e) => {
-            assert!(
-                e.to_string().contains("prop"),
-                "error must name the file: {e}"
-            );
+            assert!(e.to_string().contains("prop"), "error must name the file: {e}");
         }
     }
 }
@@ -82,8 +70,7 @@ fn check(format: SourceFormat, bytes: &[u8]) {
 #[test]
 fn seeds_decode() {
     for f in SourceFormat::ALL {
-        decode_bytes(f, "seed", seed(f).as_bytes(), &options(f))
-            .unwrap_or_else(|e| panic!("{f:?}: {e}"));
+        decode_bytes(f, "seed", seed(f).as_bytes(), &options(f)).unwrap_or_else(|e| panic!("{f:?}: {e}"));
     }
 }
 

@@ -1,10 +1,5 @@
 //! Loads and decodes the real benchmark bundles of `../shared/data/rca-dev` when present.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 
@@ -23,19 +18,13 @@ fn real_bundles_load_verify_and_decode() {
     };
     let mut checked = 0;
     for set in ["sockshop1", "petshop"] {
-        let mut dirs: Vec<_> = std::fs::read_dir(root.join(set))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
+        let mut dirs: Vec<_> =
+            std::fs::read_dir(root.join(set)).unwrap().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
         dirs.sort();
         for dir in dirs.iter().take(6) {
             let b = Bundle::load(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             assert!(b.verify().unwrap().is_empty(), "{}", dir.display());
-            let d = b
-                .decode()
-                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            let d = b.decode().unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
             assert!(!d.series.is_empty());
             assert!(!d.topology.is_empty());
             assert!(d.series.iter().all(|s| s.service(None).is_some()));

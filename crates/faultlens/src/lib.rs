@@ -24,9 +24,8 @@ pub use faultlens_verify as verify;
 pub use faultlens_sim as sim;
 
 pub use faultlens_core::{
-    Bundle, ChangeEvent, Confidence, ContentHash, Error, ErrorKind, Evidence, EvidenceList,
-    Finding, Hypothesis, IncidentData, LogRecord, MetricSeries, Result, TimeRange, Timestamp,
-    Topology,
+    Bundle, ChangeEvent, Confidence, ContentHash, Error, ErrorKind, Evidence, EvidenceList, Finding, Hypothesis,
+    IncidentData, LogRecord, MetricSeries, Result, TimeRange, Timestamp, Topology,
 };
 
 /// The repository README's examples, compiled and run as doctests.

@@ -224,13 +224,7 @@ deny contains msg if {
 
 pub(crate) fn policies() -> Vec<(String, String)> {
     vec![
-        (
-            "policies/workloads.rego".to_string(),
-            POLICY_WORKLOADS.to_string(),
-        ),
-        (
-            "policies/remediation.rego".to_string(),
-            POLICY_REMEDIATION.to_string(),
-        ),
+        ("policies/workloads.rego".to_string(), POLICY_WORKLOADS.to_string()),
+        ("policies/remediation.rego".to_string(), POLICY_REMEDIATION.to_string()),
     ]
 }

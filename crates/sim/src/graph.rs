@@ -83,11 +83,7 @@ fn pick_names(pool: &[&str], n: usize, rng: &mut ChaCha8Rng) -> Vec<String> {
     (0..n)
         .map(|i| {
             let base = v.get(i % v.len()).copied().unwrap_or("svc");
-            if i < v.len() {
-                base.to_string()
-            } else {
-                format!("{base}-{}", i / v.len() + 1)
-            }
+            if i < v.len() { base.to_string() } else { format!("{base}-{}", i / v.len() + 1) }
         })
         .collect()
 }
@@ -99,11 +95,7 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     let n_mid = n - n_entry - n_store;
     let n_api = (n_mid * 2 / 5).max(1);
     let n_back = n_mid - n_api;
-    let mut names: Vec<String> = ENTRIES
-        .iter()
-        .take(n_entry)
-        .map(|s| s.to_string())
-        .collect();
+    let mut names: Vec<String> = ENTRIES.iter().take(n_entry).map(|s| s.to_string()).collect();
     let mut tiers = vec![Tier::Entry; n_entry];
     names.extend(pick_names(&MIDDLE, n_mid, rng));
     tiers.extend(std::iter::repeat_n(Tier::Api, n_api));
@@ -112,12 +104,7 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     tiers.extend(std::iter::repeat_n(Tier::Store, n_store));
 
     let idx = |t: Tier| -> Vec<usize> { (0..n).filter(|&i| tiers[i] == t).collect() };
-    let (entries, apis, backs, stores) = (
-        idx(Tier::Entry),
-        idx(Tier::Api),
-        idx(Tier::Backend),
-        idx(Tier::Store),
-    );
+    let (entries, apis, backs, stores) = (idx(Tier::Entry), idx(Tier::Api), idx(Tier::Backend), idx(Tier::Store));
     let mut callees = vec![Vec::<usize>::new(); n];
     let add = |callees: &mut Vec<Vec<usize>>, a: usize, b: usize| {
         if a != b && !callees[a].contains(&b) {
@@ -175,13 +162,7 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
     // tiers only call downwards, so reverse tier order is bottom-up
     let mut bottom_up: Vec<usize> = (0..n).collect();
     bottom_up.sort_by_key(|&i| std::cmp::Reverse(tiers[i] as u8));
-    Graph {
-        names,
-        tiers,
-        callees,
-        callers,
-        bottom_up,
-    }
+    Graph { names, tiers, callees, callers, bottom_up }
 }
 
 impl Graph {

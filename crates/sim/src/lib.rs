@@ -1,13 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 mod assets;
 mod graph;
@@ -16,9 +8,7 @@ mod world;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use faultlens_core::{
-    Bundle, GroundTruth, IncidentSpec, Manifest, SourceFormat, SourceSpec, TimeRange, Timestamp,
-};
+use faultlens_core::{Bundle, GroundTruth, IncidentSpec, Manifest, SourceFormat, SourceSpec, TimeRange, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Errors of the simulator.
@@ -106,16 +96,10 @@ impl Scenario {
     /// [`Error::InvalidConfig`] listing the valid names.
     pub fn parse(s: &str) -> Result<Self> {
         let norm = s.replace('_', "-");
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == norm)
-            .ok_or_else(|| Error::InvalidConfig {
-                field: "scenario",
-                message: format!(
-                    "`{s}` is not one of {}",
-                    Self::ALL.map(Self::name).join(", ")
-                ),
-            })
+        Self::ALL.into_iter().find(|k| k.name() == norm).ok_or_else(|| Error::InvalidConfig {
+            field: "scenario",
+            message: format!("`{s}` is not one of {}", Self::ALL.map(Self::name).join(", ")),
+        })
     }
 }
 
@@ -201,28 +185,16 @@ impl SimConfig {
             return bad("services", format!("{} is not in 5..=50", self.services));
         }
         if !(1..=10).contains(&self.pods_per_service) {
-            return bad(
-                "pods_per_service",
-                format!("{} is not in 1..=10", self.pods_per_service),
-            );
+            return bad("pods_per_service", format!("{} is not in 1..=10", self.pods_per_service));
         }
         if !(1..=336).contains(&self.history_hours) {
-            return bad(
-                "history_hours",
-                format!("{} is not in 1..=336", self.history_hours),
-            );
+            return bad("history_hours", format!("{} is not in 1..=336", self.history_hours));
         }
         if self.after_minutes > 240 {
-            return bad(
-                "after_minutes",
-                format!("{} is over 240", self.after_minutes),
-            );
+            return bad("after_minutes", format!("{} is over 240", self.after_minutes));
         }
         if !(1..=3600).contains(&self.step_secs) {
-            return bad(
-                "step_secs",
-                format!("{} is not in 1..=3600", self.step_secs),
-            );
+            return bad("step_secs", format!("{} is not in 1..=3600", self.step_secs));
         }
         if !(0.0..=1000.0).contains(&self.log_rate) {
             return bad("log_rate", format!("{} is not in 0..=1000", self.log_rate));
@@ -271,15 +243,9 @@ impl SimIncident {
         for (rel, bytes) in &self.files {
             let p = dir.join(rel);
             if let Some(parent) = p.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Error::Io {
-                    path: parent.to_path_buf(),
-                    source: e,
-                })?;
+                std::fs::create_dir_all(parent).map_err(|e| Error::Io { path: parent.to_path_buf(), source: e })?;
             }
-            std::fs::write(&p, bytes).map_err(|e| Error::Io {
-                path: p.clone(),
-                source: e,
-            })?;
+            std::fs::write(&p, bytes).map_err(|e| Error::Io { path: p.clone(), source: e })?;
         }
         let mut b = Bundle::create(dir, self.manifest.clone())?;
         b.seal()?;
@@ -312,10 +278,7 @@ pub fn generate(config: &SimConfig) -> Result<SimIncident> {
     let files = world.render(config);
     let truth = world.truth.clone();
     let detected_at = world.detected_at;
-    let window = TimeRange {
-        start: detected_at.add_millis(-2 * 3600 * 1000).max(world.start),
-        end: world.end,
-    };
+    let window = TimeRange { start: detected_at.add_millis(-2 * 3600 * 1000).max(world.start), end: world.end };
     let mut sources = vec![
         SourceSpec::new("metrics/requests.json", SourceFormat::PrometheusQueryRange),
         SourceSpec::new("metrics/errors.json", SourceFormat::PrometheusQueryRange),
@@ -344,11 +307,7 @@ pub fn generate(config: &SimConfig) -> Result<SimIncident> {
         root_cause_change: truth.root_cause_change.clone(),
         fault: Some(config.scenario.name().to_string()),
     });
-    Ok(SimIncident {
-        manifest,
-        files,
-        truth,
-    })
+    Ok(SimIncident { manifest, files, truth })
 }
 
 /// One entry of a generated suite.
@@ -369,10 +328,7 @@ pub fn suite_config(seed: u64, i: usize) -> SimConfig {
     let n = Scenario::ALL.len();
     SimConfig {
         seed: s,
-        scenario: Scenario::ALL
-            .get(i % n)
-            .copied()
-            .unwrap_or(Scenario::BadDeploy),
+        scenario: Scenario::ALL.get(i % n).copied().unwrap_or(Scenario::BadDeploy),
         services: 5 + (s % 16) as usize,
         pods_per_service: 2,
         history_hours: 3,
@@ -401,21 +357,12 @@ pub fn write_suite(
         let inc = generate(&config)?;
         let dir = format!("{i:04}-{}", config.scenario.name());
         inc.write(&root.join(&dir))?;
-        entries.push(SuiteEntry {
-            dir,
-            config,
-            truth: inc.truth,
-        });
+        entries.push(SuiteEntry { dir, config, truth: inc.truth });
         on_progress(i + 1);
     }
     let index = root.join("suite.json");
-    let text = serde_json::to_string_pretty(&entries).map_err(|e| Error::InvalidConfig {
-        field: "suite",
-        message: e.to_string(),
-    })?;
-    std::fs::write(&index, text + "\n").map_err(|e| Error::Io {
-        path: index,
-        source: e,
-    })?;
+    let text = serde_json::to_string_pretty(&entries)
+        .map_err(|e| Error::InvalidConfig { field: "suite", message: e.to_string() })?;
+    std::fs::write(&index, text + "\n").map_err(|e| Error::Io { path: index, source: e })?;
     Ok(entries)
 }

@@ -91,16 +91,12 @@ pub(crate) struct World {
 }
 
 fn hex(rng: &mut ChaCha8Rng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
-        .collect()
+    (0..n).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
 }
 
 fn pod_names(rng: &mut ChaCha8Rng, svc: &str, n: usize) -> Vec<String> {
     let rs = hex(rng, 9);
-    (0..n)
-        .map(|_| format!("{svc}-{rs}-{}", hex(rng, 5)))
-        .collect()
+    (0..n).map(|_| format!("{svc}-{rs}-{}", hex(rng, 5))).collect()
 }
 
 impl World {
@@ -110,8 +106,7 @@ impl World {
         let n = graph.names.len();
         let step = i64::from(c.step_secs) * 1000;
         // detection at a seeded time of day within a four-week span, on a step boundary
-        let detected =
-            EPOCH + rng.random_range(0..28) * DAY_MS + rng.random_range(8 * 3600..22 * 3600) * 1000;
+        let detected = EPOCH + rng.random_range(0..28) * DAY_MS + rng.random_range(8 * 3600..22 * 3600) * 1000;
         let detected = detected - detected.rem_euclid(step);
         let start = detected - i64::from(c.history_hours) * 3_600_000;
         let end = detected + i64::from(c.after_minutes) * 60_000;
@@ -123,10 +118,7 @@ impl World {
                     Tier::Entry => (rng.random_range(80.0..200.0), rng.random_range(0.015..0.04)),
                     Tier::Api => (rng.random_range(30.0..120.0), rng.random_range(0.008..0.03)),
                     Tier::Backend => (rng.random_range(20.0..80.0), rng.random_range(0.005..0.02)),
-                    Tier::Store => (
-                        rng.random_range(50.0..300.0),
-                        rng.random_range(0.001..0.006),
-                    ),
+                    Tier::Store => (rng.random_range(50.0..300.0), rng.random_range(0.001..0.006)),
                 };
                 Profile {
                     base_rps: rps,
@@ -146,9 +138,7 @@ impl World {
             .collect();
 
         let pick = |rng: &mut ChaCha8Rng, tiers: &[Tier]| -> usize {
-            let cands: Vec<usize> = (0..n)
-                .filter(|&i| tiers.contains(&graph.tiers[i]))
-                .collect();
+            let cands: Vec<usize> = (0..n).filter(|&i| tiers.contains(&graph.tiers[i])).collect();
             cands.choose(rng).copied().unwrap_or(0)
         };
         let lag = rng.random_range(3..=9) * 60_000;
@@ -164,11 +154,7 @@ impl World {
             let prev = profiles[s].generations.last().map(|g| g.version.clone());
             let version = hex(rng, 7);
             let pods = pod_names(rng, &graph.names[s], c.pods_per_service);
-            profiles[s].generations.push(Generation {
-                start: at,
-                version: version.clone(),
-                pods,
-            });
+            profiles[s].generations.push(Generation { start: at, version: version.clone(), pods });
             let id = argo_ids[s];
             argo_ids[s] += 1;
             changes.push(Change {
@@ -184,30 +170,13 @@ impl World {
             });
             profiles[s].generations.len() - 1
         };
-        let config_change = |rng: &mut ChaCha8Rng,
-                             changes: &mut Vec<Change>,
-                             s: usize,
-                             at: i64,
-                             kind: ChangeKind| {
+        let config_change = |rng: &mut ChaCha8Rng, changes: &mut Vec<Change>, s: usize, at: i64, kind: ChangeKind| {
             let (key, from, to) = match kind {
-                ChangeKind::Flag => (
-                    "flag.new_pricing_engine",
-                    "false".to_string(),
-                    "true".to_string(),
-                ),
+                ChangeKind::Flag => ("flag.new_pricing_engine", "false".to_string(), "true".to_string()),
                 _ => {
-                    let keys = [
-                        "db.pool_size",
-                        "http.timeout_ms",
-                        "cache.ttl_s",
-                        "retry.max_attempts",
-                    ];
+                    let keys = ["db.pool_size", "http.timeout_ms", "cache.ttl_s", "retry.max_attempts"];
                     let k = keys.choose(rng).copied().unwrap_or("db.pool_size");
-                    (
-                        k,
-                        rng.random_range(10..50).to_string(),
-                        rng.random_range(1..60).to_string(),
-                    )
+                    (k, rng.random_range(10..50).to_string(), rng.random_range(1..60).to_string())
                 }
             };
             let n_id = changes.len();
@@ -255,47 +224,25 @@ impl World {
                 }
             }
             Scenario::ConfigChange => {
-                let i = config_change(
-                    &mut rng,
-                    &mut changes,
-                    root,
-                    fault_start,
-                    ChangeKind::Config,
-                );
+                let i = config_change(&mut rng, &mut changes, root, fault_start, ChangeKind::Config);
                 root_change = changes.get(i).map(|ch| ch.id.clone());
                 let effect = if rng.random_bool(0.5) {
                     Effect::Errors(rng.random_range(0.1..0.4))
                 } else {
                     Effect::Latency(rng.random_range(4.0..10.0))
                 };
-                Fault {
-                    service: root,
-                    start: fault_start,
-                    effect,
-                    generation: None,
-                }
+                Fault { service: root, start: fault_start, effect, generation: None }
             }
-            Scenario::CpuExhaustion => Fault {
-                service: root,
-                start: fault_start,
-                effect: Effect::Cpu,
-                generation: None,
-            },
+            Scenario::CpuExhaustion => {
+                Fault { service: root, start: fault_start, effect: Effect::Cpu, generation: None }
+            }
             Scenario::MemoryLeak => {
                 let s = fault_start - rng.random_range(45..90) * 60_000;
-                Fault {
-                    service: root,
-                    start: s - s.rem_euclid(step),
-                    effect: Effect::Leak,
-                    generation: None,
-                }
+                Fault { service: root, start: s - s.rem_euclid(step), effect: Effect::Leak, generation: None }
             }
-            Scenario::DependencyOutage => Fault {
-                service: root,
-                start: fault_start,
-                effect: Effect::Outage,
-                generation: None,
-            },
+            Scenario::DependencyOutage => {
+                Fault { service: root, start: fault_start, effect: Effect::Outage, generation: None }
+            }
             Scenario::TrafficSurge => Fault {
                 service: root,
                 start: fault_start,
@@ -307,9 +254,7 @@ impl World {
         // benign history: spread over the data, plus one or two shortly before the fault
         let span = end - start;
         let n_benign = (c.history_hours as usize / 2 + 2).min(12);
-        let mut benign_at: Vec<i64> = (0..n_benign)
-            .map(|_| start + rng.random_range(0..span))
-            .collect();
+        let mut benign_at: Vec<i64> = (0..n_benign).map(|_| start + rng.random_range(0..span)).collect();
         benign_at.push(fault.start - rng.random_range(10..45) * 60_000);
         if rng.random_bool(0.5) {
             benign_at.push(fault.start - rng.random_range(45..100) * 60_000);
@@ -321,14 +266,9 @@ impl World {
             if s == fault.service && (at - fault.start).abs() < 3 * 3_600_000 {
                 continue;
             }
-            let kind = [
-                ChangeKind::Deploy,
-                ChangeKind::Deploy,
-                ChangeKind::Config,
-                ChangeKind::Flag,
-            ]
-            .choose(&mut rng)
-            .copied();
+            let kind = [ChangeKind::Deploy, ChangeKind::Deploy, ChangeKind::Config, ChangeKind::Flag]
+                .choose(&mut rng)
+                .copied();
             let idx = match kind {
                 Some(ChangeKind::Deploy) | None => {
                     // benign deploys must not replace the faulty generation's pods
@@ -345,11 +285,7 @@ impl World {
         if scenario == Scenario::InnocentLatestChange {
             // the latest change before detection is innocent: a deploy elsewhere, after the onset
             let others: Vec<usize> = (0..n)
-                .filter(|&i| {
-                    i != root
-                        && graph.tiers[i] != Tier::Store
-                        && !graph.upstream_of(i).contains(&root)
-                })
+                .filter(|&i| i != root && graph.tiers[i] != Tier::Store && !graph.upstream_of(i).contains(&root))
                 .collect();
             let s = others.choose(&mut rng).copied().unwrap_or(0);
             let at = fault.start + (detected - fault.start) / 2;
@@ -372,9 +308,7 @@ impl World {
         }
         affected.sort_unstable();
         let alerting = (0..n)
-            .filter(|&i| {
-                graph.tiers[i] == Tier::Entry && (i == root || graph.upstream_of(root).contains(&i))
-            })
+            .filter(|&i| graph.tiers[i] == Tier::Entry && (i == root || graph.upstream_of(root).contains(&i)))
             .min()
             .unwrap_or(0);
         let symptom = match fault.effect {
@@ -411,8 +345,7 @@ impl World {
         let week = (t - EPOCH).rem_euclid(WEEK_MS) as f64 / WEEK_MS as f64;
         let daily = 1.0 + 0.45 * (std::f64::consts::TAU * (day - 0.375)).sin();
         // weekends (the last two sevenths of the week) run at about 75%
-        let weekend =
-            1.0 - 0.25 * (0.5 + 0.5 * (std::f64::consts::TAU * (week - 0.786)).cos()).powi(6);
+        let weekend = 1.0 - 0.25 * (0.5 + 0.5 * (std::f64::consts::TAU * (week - 0.786)).cos()).powi(6);
         let trend = 1.0 + 0.01 * (t - EPOCH) as f64 / DAY_MS as f64;
         daily.max(0.2) * weekend * trend
     }
@@ -425,20 +358,14 @@ impl World {
         }
         match self.fault.effect {
             Effect::Cpu => (dt / 600_000.0).min(1.0),
-            Effect::Leak => {
-                (dt / (self.detected_at.as_millis() - self.fault.start + 1) as f64).min(1.2)
-            }
+            Effect::Leak => (dt / (self.detected_at.as_millis() - self.fault.start + 1) as f64).min(1.2),
             Effect::Surge(_) => (dt / 300_000.0).min(1.0),
             _ => (dt / 60_000.0).min(1.0),
         }
     }
 
     fn active_generation(&self, s: usize, t: i64) -> usize {
-        self.profiles[s]
-            .generations
-            .iter()
-            .rposition(|g| g.start <= t)
-            .unwrap_or(0)
+        self.profiles[s].generations.iter().rposition(|g| g.start <= t).unwrap_or(0)
     }
 
     /// Simulates every step (the step index addresses every service's row, hence the range loop); returns per service, per step: (rps, err, p50, p99, cpu, mem, oom).
@@ -456,10 +383,7 @@ impl World {
             for &s in &self.graph.bottom_up {
                 let p = &self.profiles[s];
                 let is_root = s == self.fault.service;
-                let faulty_gen = self
-                    .fault
-                    .generation
-                    .is_none_or(|g| self.active_generation(s, t) == g);
+                let faulty_gen = self.fault.generation.is_none_or(|g| self.active_generation(s, t) == g);
                 let mut rps = p.base_rps * season * (1.0 + 0.04 * z(rng));
                 if let Effect::Surge(m) = self.fault.effect {
                     rps *= 1.0 + (m - 1.0) * x;
@@ -467,8 +391,8 @@ impl World {
                 let mut cpu = rps * p.cpu_per_rps * (1.0 + 0.05 * z(rng));
                 let mut own_err = p.base_err * (1.0 + 0.3 * z(rng)).max(0.0);
                 let mut own_lat = p.own_latency * (1.0 + 0.05 * z(rng));
-                let mut mem = p.mem_base * (1.0 + 0.02 * z(rng))
-                    + 0.05 * p.mem_base * ((t / 60_000) % 17) as f64 / 17.0;
+                let mut mem =
+                    p.mem_base * (1.0 + 0.02 * z(rng)) + 0.05 * p.mem_base * ((t / 60_000) % 17) as f64 / 17.0;
                 let mut oom = 0.0;
                 if is_root && faulty_gen && x > 0.0 {
                     match self.fault.effect {
@@ -521,23 +445,14 @@ impl World {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0b5e_57ed);
         let sim = self.simulate(&mut rng);
         let mut files = BTreeMap::new();
-        files.insert(
-            "metrics/requests.json".into(),
-            self.prom(&sim, &mut rng, &[("http_requests_rate", 0, true)]),
-        );
-        files.insert(
-            "metrics/errors.json".into(),
-            self.prom(&sim, &mut rng, &[("http_errors_ratio", 1, false)]),
-        );
+        files.insert("metrics/requests.json".into(), self.prom(&sim, &mut rng, &[("http_requests_rate", 0, true)]));
+        files.insert("metrics/errors.json".into(), self.prom(&sim, &mut rng, &[("http_errors_ratio", 1, false)]));
         files.insert(
             "metrics/latency.json".into(),
             self.prom(
                 &sim,
                 &mut rng,
-                &[
-                    ("http_request_duration_p50_seconds", 2, false),
-                    ("http_request_duration_p99_seconds", 3, false),
-                ],
+                &[("http_request_duration_p50_seconds", 2, false), ("http_request_duration_p99_seconds", 3, false)],
             ),
         );
         files.insert(
@@ -545,20 +460,14 @@ impl World {
             self.prom(
                 &sim,
                 &mut rng,
-                &[
-                    ("container_cpu_usage_cores", 4, true),
-                    ("container_memory_working_set_bytes", 5, false),
-                ],
+                &[("container_cpu_usage_cores", 4, true), ("container_memory_working_set_bytes", 5, false)],
             ),
         );
         files.insert("logs/loki.json".into(), self.loki(&sim, c, &mut rng));
         files.insert("changes/argocd.json".into(), self.argocd());
         files.insert("changes/config.jsonl".into(), self.config_changes());
         files.insert("topology.json".into(), self.topology());
-        files.insert(
-            "alerts/alertmanager.json".into(),
-            self.alerts(&sim, &mut rng),
-        );
+        files.insert("alerts/alertmanager.json".into(), self.alerts(&sim, &mut rng));
         if c.knowledge {
             for (path, text) in assets::knowledge(&self.graph.names) {
                 files.insert(path, text.into_bytes());
@@ -572,12 +481,7 @@ impl World {
 
     /// Per-pod series of the given metrics as one Prometheus query_range body.
     /// `split` divides the service value across pods (rates), else each pod gets the value.
-    fn prom(
-        &self,
-        sim: &[Vec<[f64; 7]>],
-        rng: &mut ChaCha8Rng,
-        metrics: &[(&str, usize, bool)],
-    ) -> Vec<u8> {
+    fn prom(&self, sim: &[Vec<[f64; 7]>], rng: &mut ChaCha8Rng, metrics: &[(&str, usize, bool)]) -> Vec<u8> {
         let mut s = String::from(r#"{"status":"success","data":{"resultType":"matrix","result":["#);
         let mut first = true;
         for &(name, col, split) in metrics {
@@ -598,11 +502,7 @@ impl World {
                             } else {
                                 row[col] * (1.0 + 0.02 * z(rng))
                             };
-                            let v = if col == 1 {
-                                v.clamp(0.0, 1.0)
-                            } else {
-                                v.max(0.0)
-                            };
+                            let v = if col == 1 { v.clamp(0.0, 1.0) } else { v.max(0.0) };
                             if !values.is_empty() {
                                 values.push(',');
                             }
@@ -653,23 +553,21 @@ impl World {
                             let t = t0 + rng.random_range(0..self.step);
                             let line = self.log_line(rng, svc, level, row, t);
                             let lvl = if line.0 { "warn" } else { level };
-                            streams
-                                .entry((name.clone(), pod.clone(), lvl))
-                                .or_default()
-                                .push((t, line.1));
+                            streams.entry((name.clone(), pod.clone(), lvl)).or_default().push((t, line.1));
                         }
                     }
                     if row[6] > 0.0 && svc == self.fault.service {
                         streams.entry((name.clone(), pod.clone(), "error")).or_default().push((
                             t0 + 1,
-                            format!("container {name} in pod {pod} OOMKilled: memory limit 2048Mi exceeded, restarting"),
+                            format!(
+                                "container {name} in pod {pod} OOMKilled: memory limit 2048Mi exceeded, restarting"
+                            ),
                         ));
                     }
                 }
             }
         }
-        let mut s =
-            String::from(r#"{"status":"success","data":{"resultType":"streams","result":["#);
+        let mut s = String::from(r#"{"status":"success","data":{"resultType":"streams","result":["#);
         for (i, ((svc, pod, level), mut lines)) in streams.into_iter().enumerate() {
             lines.sort();
             if i > 0 {
@@ -683,12 +581,7 @@ impl World {
                 if j > 0 {
                     s.push(',');
                 }
-                let _ = write!(
-                    s,
-                    "[\"{}\",{}]",
-                    i128::from(*t) * 1_000_000,
-                    serde_json::Value::String(line.clone())
-                );
+                let _ = write!(s, "[\"{}\",{}]", i128::from(*t) * 1_000_000, serde_json::Value::String(line.clone()));
             }
             s.push_str("]}");
         }
@@ -697,58 +590,25 @@ impl World {
     }
 
     /// One log line: `(is_warning, text)`.
-    fn log_line(
-        &self,
-        rng: &mut ChaCha8Rng,
-        svc: usize,
-        level: &str,
-        row: &[f64; 7],
-        t: i64,
-    ) -> (bool, String) {
+    fn log_line(&self, rng: &mut ChaCha8Rng, svc: usize, level: &str, row: &[f64; 7], t: i64) -> (bool, String) {
         let name = &self.graph.names[svc];
         let ms = (row[2] * 1000.0 * (0.5 + rng.random::<f64>())).round();
         let id = rng.random_range(1000..99_999);
         let trace = hex_of(rng.random::<u64>());
         if level == "info" {
-            let slow = row[2]
-                > 3.0
-                    * self.profiles[svc].own_latency
-                    * (1.0 + self.graph.callees[svc].len() as f64);
+            let slow = row[2] > 3.0 * self.profiles[svc].own_latency * (1.0 + self.graph.callees[svc].len() as f64);
             return match rng.random_range(0..10) {
-                0..=4 => (
-                    false,
-                    format!("GET /api/{name}/items/{id} 200 {ms}ms trace_id={trace}"),
-                ),
-                5..=6 => (
-                    false,
-                    format!("request completed user_id={id} duration={ms}ms trace_id={trace}"),
-                ),
-                7 => (
-                    false,
-                    format!(
-                        "cache hit ratio {:.2} over last 60s",
-                        0.8 + 0.2 * rng.random::<f64>()
-                    ),
-                ),
-                8 if slow => (
-                    true,
-                    format!("slow request: GET /api/{name}/items/{id} took {ms}ms (budget 250ms)"),
-                ),
+                0..=4 => (false, format!("GET /api/{name}/items/{id} 200 {ms}ms trace_id={trace}")),
+                5..=6 => (false, format!("request completed user_id={id} duration={ms}ms trace_id={trace}")),
+                7 => (false, format!("cache hit ratio {:.2} over last 60s", 0.8 + 0.2 * rng.random::<f64>())),
+                8 if slow => (true, format!("slow request: GET /api/{name}/items/{id} took {ms}ms (budget 250ms)")),
                 8 => (false, format!("POST /api/{name}/events 202 {ms}ms")),
-                _ if row[4] / self.profiles[svc].cpu_limit > 0.85 => (
-                    true,
-                    format!(
-                        "worker pool saturated: queue depth {} exceeds 64",
-                        rng.random_range(65..400)
-                    ),
-                ),
-                _ if row[5] > self.profiles[svc].mem_limit * 0.8 => (
-                    true,
-                    format!(
-                        "GC pause {ms}ms, heap {:.0}MB of 2048MB",
-                        row[5] / 1_048_576.0
-                    ),
-                ),
+                _ if row[4] / self.profiles[svc].cpu_limit > 0.85 => {
+                    (true, format!("worker pool saturated: queue depth {} exceeds 64", rng.random_range(65..400)))
+                }
+                _ if row[5] > self.profiles[svc].mem_limit * 0.8 => {
+                    (true, format!("GC pause {ms}ms, heap {:.0}MB of 2048MB", row[5] / 1_048_576.0))
+                }
                 _ => (false, format!("health check ok in {ms}ms")),
             };
         }
@@ -763,66 +623,42 @@ impl World {
                         140 + id % 3
                     ),
                 ),
-                Effect::Errors(_) => (
-                    false,
-                    format!(
-                        "rejected request {id}: invalid value for {}",
-                        self.root_config_key()
-                    ),
-                ),
-                Effect::Outage => (
-                    false,
-                    format!(
-                        "connection pool exhausted: {} active, 0 idle, wait timeout {ms}ms",
-                        64
-                    ),
-                ),
-                Effect::Leak => (
-                    false,
-                    format!(
-                        "java.lang.OutOfMemoryError: Java heap space while handling request {id}"
-                    ),
-                ),
+                Effect::Errors(_) => {
+                    (false, format!("rejected request {id}: invalid value for {}", self.root_config_key()))
+                }
+                Effect::Outage => {
+                    (false, format!("connection pool exhausted: {} active, 0 idle, wait timeout {ms}ms", 64))
+                }
+                Effect::Leak => {
+                    (false, format!("java.lang.OutOfMemoryError: Java heap space while handling request {id}"))
+                }
                 _ => (false, format!("request {id} timed out after {ms}ms")),
             };
         }
-        let bad_callee = self.graph.callees[svc].iter().find(|&&c| {
-            c == self.fault.service || self.graph.upstream_of(self.fault.service).contains(&c)
-        });
+        let bad_callee = self.graph.callees[svc]
+            .iter()
+            .find(|&&c| c == self.fault.service || self.graph.upstream_of(self.fault.service).contains(&c));
         match bad_callee {
-            Some(&c)
-                if in_fault && self.fault.effect == Effect::Outage && c == self.fault.service =>
-            {
-                (
-                    false,
-                    format!(
-                        "dial tcp {}:{}: connect: connection refused (attempt {}/3)",
-                        self.graph.names[c],
-                        5432,
-                        1 + id % 3
-                    ),
-                )
-            }
-            Some(&c) if in_fault => (
+            Some(&c) if in_fault && self.fault.effect == Effect::Outage && c == self.fault.service => (
                 false,
                 format!(
-                    "upstream {} returned 503 after {ms}ms trace_id={trace}",
-                    self.graph.names[c]
+                    "dial tcp {}:{}: connect: connection refused (attempt {}/3)",
+                    self.graph.names[c],
+                    5432,
+                    1 + id % 3
                 ),
             ),
-            _ => (
-                false,
-                format!("request {id} failed: internal error trace_id={trace}"),
-            ),
+            Some(&c) if in_fault => {
+                (false, format!("upstream {} returned 503 after {ms}ms trace_id={trace}", self.graph.names[c]))
+            }
+            _ => (false, format!("request {id} failed: internal error trace_id={trace}")),
         }
     }
 
     fn root_config_key(&self) -> String {
         self.changes
             .iter()
-            .find(|c| {
-                c.service == self.fault.service && c.at == self.fault.start && c.argo_id.is_none()
-            })
+            .find(|c| c.service == self.fault.service && c.at == self.fault.start && c.argo_id.is_none())
             .and_then(|c| c.to.clone())
             .unwrap_or_else(|| "config".into())
     }
@@ -839,11 +675,7 @@ impl World {
                 "source": {"repoURL": "https://git.example.com/shop/deploy.git", "path": format!("apps/{name}"), "targetRevision": "main"},
                 "initiatedBy": {"automated": true},
             })];
-            for ch in self
-                .changes
-                .iter()
-                .filter(|c| c.service == s && c.argo_id.is_some())
-            {
+            for ch in self.changes.iter().filter(|c| c.service == s && c.argo_id.is_some()) {
                 history.push(serde_json::json!({
                     "id": ch.argo_id,
                     "revision": ch.to,
@@ -891,34 +723,17 @@ impl World {
     }
 
     fn alerts(&self, sim: &[Vec<[f64; 7]>], rng: &mut ChaCha8Rng) -> Vec<u8> {
-        let s = self
-            .graph
-            .names
-            .iter()
-            .position(|n| *n == self.alerting_service)
-            .unwrap_or(0);
+        let s = self.graph.names.iter().position(|n| *n == self.alerting_service).unwrap_or(0);
         let k = ((self.detected_at.as_millis() - self.start.as_millis()) / self.step) as usize;
-        let row = sim
-            .get(s)
-            .and_then(|r| r.get(k))
-            .copied()
-            .unwrap_or([0.0; 7]);
+        let row = sim.get(s).and_then(|r| r.get(k)).copied().unwrap_or([0.0; 7]);
         let (alertname, summary) = match self.fault.effect {
             Effect::Errors(_) | Effect::Outage | Effect::Leak => (
                 "HighErrorRate",
-                format!(
-                    "{} error ratio {:.1}% above the 1% SLO threshold",
-                    self.alerting_service,
-                    row[1] * 100.0
-                ),
+                format!("{} error ratio {:.1}% above the 1% SLO threshold", self.alerting_service, row[1] * 100.0),
             ),
             _ => (
                 "HighLatencyP99",
-                format!(
-                    "{} p99 latency {:.0}ms above the 500ms SLO threshold",
-                    self.alerting_service,
-                    row[3] * 1000.0
-                ),
+                format!("{} p99 latency {:.0}ms above the 500ms SLO threshold", self.alerting_service, row[3] * 1000.0),
             ),
         };
         let doc = serde_json::json!([{

@@ -1,20 +1,11 @@
 //! Simulated bundles validate, decode, round-trip byte-identically and carry their truth.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use faultlens_core::{Bundle, ChangeKind};
 use faultlens_sim::{Scenario, SimConfig, generate, write_suite};
 
 fn small(s: Scenario, seed: u64) -> SimConfig {
-    SimConfig::default()
-        .with_scenario(s)
-        .with_seed(seed)
-        .with_history_hours(2)
-        .with_log_minutes_before(20)
+    SimConfig::default().with_scenario(s).with_seed(seed).with_history_hours(2).with_log_minutes_before(20)
 }
 
 #[test]
@@ -27,21 +18,11 @@ fn every_scenario_writes_a_valid_bundle_with_consistent_truth() {
         let data = Bundle::load(dir.path()).unwrap().decode().unwrap();
         let t = &inc.truth;
         assert!(data.topology.contains(&t.root_cause_service), "{s:?}");
-        assert!(
-            data.incident.window.contains(t.fault_start) || s == Scenario::MemoryLeak,
-            "{s:?}"
-        );
+        assert!(data.incident.window.contains(t.fault_start) || s == Scenario::MemoryLeak, "{s:?}");
         for src in &data.sources {
-            assert_eq!(
-                src.report.skipped, 0,
-                "{s:?} {}: {:?}",
-                src.path, src.report.warnings
-            );
+            assert_eq!(src.report.skipped, 0, "{s:?} {}: {:?}", src.path, src.report.warnings);
         }
-        assert!(
-            !data.logs.is_empty() && !data.series.is_empty() && !data.changes.is_empty(),
-            "{s:?}"
-        );
+        assert!(!data.logs.is_empty() && !data.series.is_empty() && !data.changes.is_empty(), "{s:?}");
         assert_eq!(data.alerts.len(), 1);
         assert_eq!(data.knowledge.len(), 8);
         assert_eq!(data.policies.len(), 2);
@@ -62,22 +43,11 @@ fn every_scenario_writes_a_valid_bundle_with_consistent_truth() {
             _ => assert!(t.root_cause_change.is_none()),
         }
         for id in &t.innocent_changes {
-            assert!(
-                data.changes.iter().any(|c| &c.id == id),
-                "{s:?}: innocent change {id} missing"
-            );
+            assert!(data.changes.iter().any(|c| &c.id == id), "{s:?}: innocent change {id} missing");
         }
         if s == Scenario::InnocentLatestChange {
-            let latest = data
-                .changes
-                .iter()
-                .rfind(|c| c.at <= data.incident.detected_at)
-                .unwrap();
-            assert_ne!(
-                Some(latest.id.as_str()),
-                t.root_cause_change.as_deref(),
-                "the latest change must be innocent"
-            );
+            let latest = data.changes.iter().rfind(|c| c.at <= data.incident.detected_at).unwrap();
+            assert_ne!(Some(latest.id.as_str()), t.root_cause_change.as_deref(), "the latest change must be innocent");
             assert!(t.innocent_changes.contains(&latest.id));
         }
     }
@@ -88,11 +58,7 @@ fn every_scenario_writes_a_valid_bundle_with_consistent_truth() {
 fn faults_change_the_root_services_signals() {
     for (s, metric, factor) in [
         (Scenario::BadDeploy, "http_errors_ratio", 5.0),
-        (
-            Scenario::BadDeployLatency,
-            "http_request_duration_p50_seconds",
-            2.0,
-        ),
+        (Scenario::BadDeployLatency, "http_request_duration_p50_seconds", 2.0),
         (Scenario::CpuExhaustion, "container_cpu_usage_cores", 1.5),
         (Scenario::DependencyOutage, "http_errors_ratio", 10.0),
         (Scenario::TrafficSurge, "http_requests_rate", 1.8),
@@ -102,9 +68,9 @@ fn faults_change_the_root_services_signals() {
         let data = inc.write(dir.path()).unwrap().decode().unwrap();
         let onset = inc.truth.fault_start.as_millis();
         let (mut before, mut after) = (Vec::new(), Vec::new());
-        for ser in data.series.iter().filter(|x| {
-            x.name() == metric && x.service(None) == Some(&inc.truth.root_cause_service)
-        }) {
+        for ser in
+            data.series.iter().filter(|x| x.name() == metric && x.service(None) == Some(&inc.truth.root_cause_service))
+        {
             for (&t, &v) in ser.timestamps_ms().iter().zip(ser.values()) {
                 if t < onset - 600_000 && t > onset - 3_600_000 {
                     before.push(v);
@@ -143,13 +109,8 @@ fn generation_is_deterministic_and_round_trips() {
 
 #[test]
 fn sizes_and_config_bounds() {
-    let big = generate(
-        &SimConfig::default()
-            .with_services(50)
-            .with_history_hours(1)
-            .with_log_minutes_before(10),
-    )
-    .unwrap();
+    let big =
+        generate(&SimConfig::default().with_services(50).with_history_hours(1).with_log_minutes_before(10)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = big.write(dir.path()).unwrap().decode().unwrap();
     assert_eq!(data.topology.len(), 50);
@@ -157,12 +118,7 @@ fn sizes_and_config_bounds() {
     assert!(generate(&SimConfig::default().with_services(51)).is_err());
     assert!(generate(&SimConfig::default().with_step_secs(0)).is_err());
     assert!(Scenario::parse("memory_leak").is_ok());
-    assert!(
-        Scenario::parse("meteor")
-            .unwrap_err()
-            .to_string()
-            .contains("bad-deploy")
-    );
+    assert!(Scenario::parse("meteor").unwrap_err().to_string().contains("bad-deploy"));
 }
 
 #[test]

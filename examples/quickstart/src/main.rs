@@ -16,12 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = match arg {
         Some(d) => d,
         None => {
-            generate(
-                &SimConfig::default()
-                    .with_scenario(Scenario::DependencyOutage)
-                    .with_seed(7),
-            )?
-            .write(&scratch)?;
+            generate(&SimConfig::default().with_scenario(Scenario::DependencyOutage).with_seed(7))?.write(&scratch)?;
             scratch.clone()
         }
     };
@@ -51,27 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 3. Use it: the changes in the incident window, error logs per service, blast radius.
     let w = data.incident.window;
     for c in data.changes.iter().filter(|c| w.contains(c.at)) {
-        println!(
-            "change {} {} {} at {}",
-            c.id,
-            c.kind.as_str(),
-            c.service,
-            c.at
-        );
+        println!("change {} {} {} at {}", c.id, c.kind.as_str(), c.service, c.at);
     }
-    let errors = data
-        .logs
-        .iter()
-        .filter(|l| l.level >= Some(Severity::Error))
-        .count();
+    let errors = data.logs.iter().filter(|l| l.level >= Some(Severity::Error)).count();
     println!("{errors} error log lines of {}", data.logs.len());
     if let Some(alerting) = data.incident.services.first() {
-        let deps: Vec<_> = data
-            .topology
-            .dependencies(alerting, 3)
-            .into_iter()
-            .map(|r| r.service)
-            .collect();
+        let deps: Vec<_> = data.topology.dependencies(alerting, 3).into_iter().map(|r| r.service).collect();
         println!("{alerting} depends on {}", deps.join(", "));
     }
     if dir == scratch {

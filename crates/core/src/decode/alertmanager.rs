@@ -37,12 +37,7 @@ struct AmStatus {
 ///
 /// # Errors
 /// [`Error::Decode`] for JSON that is not an array of alerts, or a bad `startsAt`.
-pub fn decode(
-    source: &str,
-    bytes: &[u8],
-    options: &SourceOptions,
-    report: &mut DecodeReport,
-) -> Result<Vec<Alert>> {
+pub fn decode(source: &str, bytes: &[u8], options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<Alert>> {
     let alerts: Vec<AmAlert> = parse_json(source, bytes, "an array of Alertmanager alerts")?;
     let service_label = opt_str(options, "service_label");
     let mut out = Vec::new();
@@ -50,9 +45,7 @@ pub fn decode(
         let started_at = Timestamp::parse_rfc3339(&a.starts_at).map_err(|_| {
             Error::decode(
                 source,
-                Location::JsonPath {
-                    path: format!("[{i}].startsAt"),
-                },
+                Location::JsonPath { path: format!("[{i}].startsAt") },
                 "an RFC 3339 time",
                 format!("\"{}\"", a.starts_at),
             )
@@ -64,17 +57,11 @@ pub fn decode(
         };
         let ended_at = match status {
             AlertStatus::Firing => None,
-            _ => a
-                .ends_at
-                .as_deref()
-                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
-                .filter(|t| t.as_millis() > 0),
+            _ => a.ends_at.as_deref().and_then(|t| Timestamp::parse_rfc3339(t).ok()).filter(|t| t.as_millis() > 0),
         };
         let labels: Labels = a.labels.into_iter().collect();
         let name = labels.get("alertname").unwrap_or("unnamed").to_string();
-        let id = a
-            .fingerprint
-            .unwrap_or_else(|| format!("{name}@{started_at}"));
+        let id = a.fingerprint.unwrap_or_else(|| format!("{name}@{started_at}"));
         out.push(Alert {
             id,
             name,
@@ -83,11 +70,7 @@ pub fn decode(
             service: labels.service(service_label).map(str::to_string),
             started_at,
             ended_at,
-            summary: a
-                .annotations
-                .get("summary")
-                .or_else(|| a.annotations.get("description"))
-                .cloned(),
+            summary: a.annotations.get("summary").or_else(|| a.annotations.get("description")).cloned(),
             labels,
         });
     }
@@ -107,21 +90,10 @@ mod tests {
           "startsAt":"2026-11-02T14:05:00.000Z","status":{"inhibitedBy":[],"silencedBy":[],"state":"active"},"updatedAt":"2026-11-02T14:06:00.000Z",
           "generatorURL":"http://prom/graph","labels":{"alertname":"CheckoutLatency","service":"checkout","severity":"page"}}]"#;
         let d = decode_fixture(SourceFormat::Alertmanager, j.as_bytes()).unwrap();
-        let Records::Alerts(a) = d.records else {
-            panic!()
-        };
-        assert_eq!(
-            (a[0].name.as_str(), a[0].status),
-            ("CheckoutLatency", AlertStatus::Firing)
-        );
+        let Records::Alerts(a) = d.records else { panic!() };
+        assert_eq!((a[0].name.as_str(), a[0].status), ("CheckoutLatency", AlertStatus::Firing));
         assert_eq!(a[0].ended_at, None);
         assert_eq!(a[0].service.as_deref(), Some("checkout"));
-        assert!(
-            decode_fixture(
-                SourceFormat::Alertmanager,
-                br#"[{"labels":{},"startsAt":"x"}]"#
-            )
-            .is_err()
-        );
+        assert!(decode_fixture(SourceFormat::Alertmanager, br#"[{"labels":{},"startsAt":"x"}]"#).is_err());
     }
 }

@@ -77,11 +77,7 @@ pub fn decode(
     options: &SourceOptions,
     report: &mut DecodeReport,
 ) -> Result<Vec<ChangeEvent>> {
-    let doc: Doc = parse_json(
-        source,
-        bytes,
-        "an Argo CD Application, a list of them, or an ApplicationList",
-    )?;
+    let doc: Doc = parse_json(source, bytes, "an Argo CD Application, a list of them, or an ApplicationList")?;
     let apps = match doc {
         Doc::List { items } | Doc::Many(items) => items,
         Doc::One(a) => vec![*a],
@@ -89,38 +85,23 @@ pub fn decode(
     let service_label = opt_str(options, "service_label");
     let mut out = Vec::new();
     for (ai, app) in apps.into_iter().enumerate() {
-        let labels: Labels = app
-            .metadata
-            .labels
-            .iter()
-            .map(|(k, v)| (k.replace(['.', '/', '-'], "_"), v.clone()))
-            .collect();
-        let service = labels
-            .service(service_label)
-            .map_or_else(|| app.metadata.name.clone(), str::to_string);
+        let labels: Labels =
+            app.metadata.labels.iter().map(|(k, v)| (k.replace(['.', '/', '-'], "_"), v.clone())).collect();
+        let service = labels.service(service_label).map_or_else(|| app.metadata.name.clone(), str::to_string);
         let mut history = app.status.and_then(|s| s.history).unwrap_or_default();
         history.sort_by_key(|h| h.id);
         let mut seen: Vec<String> = Vec::new();
         for (hi, h) in history.into_iter().enumerate() {
-            let at_text = h
-                .deployed_at
-                .as_deref()
-                .or(h.deploy_started_at.as_deref())
-                .unwrap_or_default();
+            let at_text = h.deployed_at.as_deref().or(h.deploy_started_at.as_deref()).unwrap_or_default();
             let at = Timestamp::parse_rfc3339(at_text).map_err(|_| {
                 Error::decode(
                     source,
-                    Location::JsonPath {
-                        path: format!("[{ai}].status.history[{hi}].deployedAt"),
-                    },
+                    Location::JsonPath { path: format!("[{ai}].status.history[{hi}].deployedAt") },
                     "an RFC 3339 time",
                     format!("\"{at_text}\""),
                 )
             })?;
-            let rev = h
-                .revision
-                .clone()
-                .or_else(|| h.revisions.as_ref().map(|r| r.join(",")));
+            let rev = h.revision.clone().or_else(|| h.revisions.as_ref().map(|r| r.join(",")));
             let from = seen.last().cloned();
             let kind = match &rev {
                 Some(r)
@@ -133,26 +114,12 @@ pub fn decode(
                 _ => ChangeKind::Deploy,
             };
             let author = h.initiated_by.as_ref().and_then(|i| {
-                i.username.clone().or_else(|| {
-                    i.automated
-                        .filter(|a| *a)
-                        .map(|_| "argocd-automated".to_string())
-                })
+                i.username.clone().or_else(|| i.automated.filter(|a| *a).map(|_| "argocd-automated".to_string()))
             });
-            let description = h
-                .source
-                .as_ref()
-                .and_then(|s| s.get("repoURL"))
-                .and_then(|u| u.as_str())
-                .map(|u| {
-                    let path = h
-                        .source
-                        .as_ref()
-                        .and_then(|s| s.get("path"))
-                        .and_then(|p| p.as_str())
-                        .unwrap_or("");
-                    format!("sync of {u} {path}").trim_end().to_string()
-                });
+            let description = h.source.as_ref().and_then(|s| s.get("repoURL")).and_then(|u| u.as_str()).map(|u| {
+                let path = h.source.as_ref().and_then(|s| s.get("path")).and_then(|p| p.as_str()).unwrap_or("");
+                format!("sync of {u} {path}").trim_end().to_string()
+            });
             if let Some(r) = &rev {
                 seen.push(r.clone());
             }
@@ -188,21 +155,13 @@ mod tests {
             {"id":1,"revision":"bbb","deployedAt":"2026-11-02T12:00:00Z","initiatedBy":{"username":"alice"}},
             {"id":2,"revision":"aaa","deployedAt":"2026-11-02T13:00:00Z","initiatedBy":{"automated":true}}]}}"#;
         let d = decode_fixture(SourceFormat::ArgocdHistory, j.as_bytes()).unwrap();
-        let Records::Changes(c) = d.records else {
-            panic!()
-        };
+        let Records::Changes(c) = d.records else { panic!() };
         assert_eq!(c.len(), 3);
         assert_eq!(c[1].id, "argocd:payments:1");
-        assert_eq!(
-            (c[1].from.as_deref(), c[1].to.as_deref()),
-            (Some("aaa"), Some("bbb"))
-        );
+        assert_eq!((c[1].from.as_deref(), c[1].to.as_deref()), (Some("aaa"), Some("bbb")));
         assert_eq!(c[1].author.as_deref(), Some("alice"));
         assert_eq!(c[2].kind, ChangeKind::Rollback);
-        assert_eq!(
-            c[0].description.as_deref(),
-            Some("sync of https://git.example/p.git k8s")
-        );
+        assert_eq!(c[0].description.as_deref(), Some("sync of https://git.example/p.git k8s"));
         let list = format!(r#"{{"kind":"ApplicationList","items":[{j}]}}"#);
         assert!(decode_fixture(SourceFormat::ArgocdHistory, list.as_bytes()).is_ok());
         assert!(decode_fixture(SourceFormat::ArgocdHistory, b"{\"metadata\":{}}").is_err());

@@ -50,14 +50,10 @@ mod tests {
     fn strict_lines() {
         let ok = br#"{"id":"c1","at":"2026-11-02T14:00:00Z","service":"cart","kind":"deploy","from":"v1","to":"v2","source":"ci","author":null,"description":null}"#;
         let d = decode_fixture(SourceFormat::FaultlensChanges, ok).unwrap();
-        let Records::Changes(c) = d.records else {
-            panic!()
-        };
+        let Records::Changes(c) = d.records else { panic!() };
         assert_eq!(c[0].to.as_deref(), Some("v2"));
         let bad = br#"{"id":"c1","at":"2026-11-02T14:00:00Z","service":"cart","kind":"explode","from":null,"to":null,"source":null,"author":null,"description":null}"#;
-        let e = decode_fixture(SourceFormat::FaultlensChanges, &[&b"\n"[..], bad].concat())
-            .unwrap_err()
-            .to_string();
+        let e = decode_fixture(SourceFormat::FaultlensChanges, &[&b"\n"[..], bad].concat()).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("kind"), "{e}");
     }
 }

@@ -21,51 +21,24 @@ pub fn decode(
     _options: &SourceOptions,
     report: &mut DecodeReport,
 ) -> Result<Vec<MetricSeries>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut records = rdr.byte_records();
     let header = match records.next() {
         None => {
-            return Err(Error::decode(
-                source,
-                Location::Line { line: 1 },
-                "a header row",
-                "an empty file",
-            ));
+            return Err(Error::decode(source, Location::Line { line: 1 }, "a header row", "an empty file"));
         }
-        Some(r) => r.map_err(|e| {
-            Error::decode(
-                source,
-                Location::Line { line: 1 },
-                "a CSV header row",
-                e.to_string(),
-            )
-        })?,
+        Some(r) => {
+            r.map_err(|e| Error::decode(source, Location::Line { line: 1 }, "a CSV header row", e.to_string()))?
+        }
     };
     let mut columns = Vec::new();
     for (i, raw) in header.iter().enumerate().skip(1) {
         let h = String::from_utf8_lossy(raw);
-        let field = Location::Field {
-            line: 1,
-            field: h.to_string(),
-        };
-        let (name, labels, rest) = super::openmetrics::parse_series_id(&h).map_err(|exp| {
-            Error::decode(
-                source,
-                field.clone(),
-                format!("column {}: {exp}", i + 1),
-                h.to_string(),
-            )
-        })?;
+        let field = Location::Field { line: 1, field: h.to_string() };
+        let (name, labels, rest) = super::openmetrics::parse_series_id(&h)
+            .map_err(|exp| Error::decode(source, field.clone(), format!("column {}: {exp}", i + 1), h.to_string()))?;
         if !rest.trim().is_empty() {
-            return Err(Error::decode(
-                source,
-                field,
-                "a series header `name{label=\"value\"}`",
-                h.to_string(),
-            ));
+            return Err(Error::decode(source, field, "a series header `name{label=\"value\"}`", h.to_string()));
         }
         columns.push((h.to_string(), name, labels));
     }
@@ -92,10 +65,7 @@ pub fn decode(
         let ts: Timestamp = parse_time_text(&ts_text).ok_or_else(|| {
             Error::decode(
                 source,
-                Location::Field {
-                    line,
-                    field: "timestamp".into(),
-                },
+                Location::Field { line, field: "timestamp".into() },
                 "an RFC 3339 or Unix timestamp",
                 format!("`{ts_text}`"),
             )
@@ -110,10 +80,7 @@ pub fn decode(
             let v = parse_sample_value(cell).ok_or_else(|| {
                 Error::decode(
                     source,
-                    Location::Field {
-                        line,
-                        field: header.clone(),
-                    },
+                    Location::Field { line, field: header.clone() },
                     "a number, NaN, +Inf or -Inf",
                     format!("`{cell}`"),
                 )
@@ -124,10 +91,7 @@ pub fn decode(
         }
     }
     if missing > 0 {
-        report.warn(
-            &Location::File,
-            format_args!("{missing} empty cells read as missing samples"),
-        );
+        report.warn(&Location::File, format_args!("{missing} empty cells read as missing samples"));
     }
     Ok(out.finish(report))
 }
@@ -142,31 +106,20 @@ mod tests {
         let csv = "time,\"cpu{service=\"\"cart\"\",pod=\"\"cart-1\"\"}\",mem\n\
                    2026-01-01T00:00:00Z,0.5,10\n1767225615,,11\n1767225630000,0.7,NaN\n";
         let d = decode_fixture(SourceFormat::CsvWide, csv.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else {
-            panic!()
-        };
+        let Records::Metrics(s) = d.records else { panic!() };
         assert_eq!(s[0].name(), "cpu");
         assert_eq!(s[0].labels().get("pod"), Some("cart-1"));
         assert_eq!(s[0].values(), &[0.5, 0.7]);
-        assert_eq!(
-            s[1].timestamps_ms(),
-            &[1_767_225_600_000, 1_767_225_615_000, 1_767_225_630_000]
-        );
+        assert_eq!(s[1].timestamps_ms(), &[1_767_225_600_000, 1_767_225_615_000, 1_767_225_630_000]);
     }
 
     #[test]
     fn errors_name_line_and_column() {
-        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\n1,2\n2,x\n")
-            .unwrap_err()
-            .to_string();
+        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\n1,2\n2,x\n").unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("`a`"), "{e}");
-        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\nnope,2\n")
-            .unwrap_err()
-            .to_string();
+        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\nnope,2\n").unwrap_err().to_string();
         assert!(e.contains("timestamp"), "{e}");
-        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\n1,2,3\n")
-            .unwrap_err()
-            .to_string();
+        let e = decode_fixture(SourceFormat::CsvWide, b"t,a\n1,2,3\n").unwrap_err().to_string();
         assert!(e.contains("2 cells"), "{e}");
         assert!(decode_fixture(SourceFormat::CsvWide, b"").is_err());
     }

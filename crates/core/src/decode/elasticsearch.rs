@@ -38,18 +38,9 @@ pub fn decode(
     options: &SourceOptions,
     report: &mut DecodeReport,
 ) -> Result<Vec<LogRecord>> {
-    let r: Response = parse_json(
-        source,
-        bytes,
-        "an Elasticsearch _search response with hits.hits",
-    )?;
+    let r: Response = parse_json(source, bytes, "an Elasticsearch _search response with hits.hits")?;
     if r.timed_out {
-        report.warn(
-            &Location::JsonPath {
-                path: "timed_out".into(),
-            },
-            "the search timed out: results may be partial",
-        );
+        report.warn(&Location::JsonPath { path: "timed_out".into() }, "the search timed out: results may be partial");
     }
     let mut out = Vec::with_capacity(r.hits.hits.len());
     let src: std::sync::Arc<str> = source.into();
@@ -57,9 +48,7 @@ pub fn decode(
         let Some(src_doc @ serde_json::Value::Object(_)) = hit.source else {
             return Err(Error::decode(
                 source,
-                Location::JsonPath {
-                    path: format!("hits.hits[{i}]._source"),
-                },
+                Location::JsonPath { path: format!("hits.hits[{i}]._source") },
                 "an object",
                 "a missing or non-object _source",
             ));
@@ -84,19 +73,12 @@ mod tests {
         let j = r#"{"took":5,"timed_out":false,"_shards":{"total":1},"hits":{"total":{"value":1,"relation":"eq"},"max_score":1.0,
           "hits":[{"_index":"logs-2026","_id":"a1","_score":1.0,"_source":{"@timestamp":"2026-11-02T14:00:00.123Z","message":"GET /cart 500","service":{"name":"cart"},"log":{"level":"error"}}}]}}"#;
         let d = decode_fixture(SourceFormat::ElasticsearchHits, j.as_bytes()).unwrap();
-        let Records::Logs(l) = d.records else {
-            panic!()
-        };
+        let Records::Logs(l) = d.records else { panic!() };
         assert_eq!(l[0].message, "GET /cart 500");
         assert_eq!(l[0].service.as_deref(), Some("cart"));
         assert!(l[0].level.unwrap().is_error());
-        assert_eq!(
-            l[0].timestamp.unwrap().to_string(),
-            "2026-11-02T14:00:00.123Z"
-        );
-        let e = decode_fixture(SourceFormat::ElasticsearchHits, br#"{"hits":{}}"#)
-            .unwrap_err()
-            .to_string();
+        assert_eq!(l[0].timestamp.unwrap().to_string(), "2026-11-02T14:00:00.123Z");
+        let e = decode_fixture(SourceFormat::ElasticsearchHits, br#"{"hits":{}}"#).unwrap_err().to_string();
         assert!(e.contains("hits"), "{e}");
     }
 }

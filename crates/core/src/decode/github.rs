@@ -61,14 +61,8 @@ pub fn decode(
 ) -> Result<Vec<ChangeEvent>> {
     let mut deps: Vec<Deployment> = parse_json(source, bytes, "an array of GitHub deployments")?;
     let time = |s: &str, path: String| {
-        Timestamp::parse_rfc3339(s).map_err(|_| {
-            Error::decode(
-                source,
-                Location::JsonPath { path },
-                "an RFC 3339 time",
-                format!("\"{s}\""),
-            )
-        })
+        Timestamp::parse_rfc3339(s)
+            .map_err(|_| Error::decode(source, Location::JsonPath { path }, "an RFC 3339 time", format!("\"{s}\"")))
     };
     let mut rows = Vec::new();
     for (i, d) in deps.iter().enumerate() {
@@ -83,38 +77,22 @@ pub fn decode(
         rows.push((ok_at.unwrap_or(created), i));
     }
     rows.sort();
-    let mut last_sha: std::collections::BTreeMap<String, String> =
-        std::collections::BTreeMap::new();
+    let mut last_sha: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     let mut out = Vec::new();
     for (at, i) in rows {
         let Some(d) = deps.get_mut(i) else { continue };
         let env = d.environment.clone().unwrap_or_else(|| "production".into());
         let service = opt_str(options, "service")
             .map(str::to_string)
-            .or_else(|| {
-                d.payload
-                    .as_ref()
-                    .and_then(|p| p.get("service"))
-                    .and_then(|s| s.as_str())
-                    .map(str::to_string)
-            })
-            .or_else(|| {
-                d.repository_url
-                    .as_deref()
-                    .and_then(|u| u.rsplit('/').next())
-                    .map(str::to_string)
-            })
+            .or_else(|| d.payload.as_ref().and_then(|p| p.get("service")).and_then(|s| s.as_str()).map(str::to_string))
+            .or_else(|| d.repository_url.as_deref().and_then(|u| u.rsplit('/').next()).map(str::to_string))
             .unwrap_or_else(|| env.clone());
         let to = d.sha.clone().or_else(|| d.git_ref.clone());
-        let failed = !d.statuses.is_empty()
-            && d.statuses
-                .iter()
-                .all(|s| matches!(s.state.as_str(), "failure" | "error"));
+        let failed =
+            !d.statuses.is_empty() && d.statuses.iter().all(|s| matches!(s.state.as_str(), "failure" | "error"));
         let mut description = d.description.take().unwrap_or_default();
         if failed {
-            description = format!("{description} (deployment failed)")
-                .trim()
-                .to_string();
+            description = format!("{description} (deployment failed)").trim().to_string();
         }
         let kind = if d.task.as_deref().is_some_and(|t| t.contains("rollback")) {
             ChangeKind::Rollback
@@ -155,21 +133,10 @@ mod tests {
            "statuses":[{"state":"in_progress","created_at":"2026-11-02T12:00:10Z"},{"state":"success","created_at":"2026-11-02T12:01:00Z"}]},
           {"id":1,"sha":"a1","ref":"main","task":"deploy","environment":"production","created_at":"2026-11-01T12:00:00Z","repository_url":"https://api.github.com/repos/octo/cart"}]"#;
         let d = decode_fixture(SourceFormat::GithubDeployments, j.as_bytes()).unwrap();
-        let Records::Changes(c) = d.records else {
-            panic!()
-        };
+        let Records::Changes(c) = d.records else { panic!() };
         assert_eq!(c[1].id, "github:2");
         assert_eq!(c[1].at.to_string(), "2026-11-02T12:01:00Z");
-        assert_eq!(
-            (c[1].from.as_deref(), c[1].service.as_str()),
-            (Some("a1"), "cart")
-        );
-        assert!(
-            decode_fixture(
-                SourceFormat::GithubDeployments,
-                br#"[{"id":1,"created_at":"later"}]"#
-            )
-            .is_err()
-        );
+        assert_eq!((c[1].from.as_deref(), c[1].service.as_str()), (Some("a1"), "cart"));
+        assert!(decode_fixture(SourceFormat::GithubDeployments, br#"[{"id":1,"created_at":"later"}]"#).is_err());
     }
 }

@@ -16,14 +16,8 @@ pub const DEFAULT_MESSAGE_FIELDS: [&str; 4] = ["message", "msg", "log", "text"];
 /// Level field names tried, in order.
 pub const DEFAULT_LEVEL_FIELDS: [&str; 5] = ["level", "log.level", "severity", "lvl", "loglevel"];
 /// Service field names tried, in order (after options and labels).
-pub const DEFAULT_SERVICE_FIELDS: [&str; 6] = [
-    "service",
-    "service.name",
-    "app",
-    "kubernetes.labels.app",
-    "job",
-    "container",
-];
+pub const DEFAULT_SERVICE_FIELDS: [&str; 6] =
+    ["service", "service.name", "app", "kubernetes.labels.app", "job", "container"];
 
 /// Turns one JSON object into a log record using the option fields
 /// `timestamp_field`, `message_field`, `level_field`, `service_field` and `label_fields`.
@@ -36,18 +30,12 @@ pub(crate) fn record_from_json(
     let pick = |opt: &str, defaults: &[&str]| -> Option<&serde_json::Value> {
         match opt_str(options, opt) {
             Some(f) => json_get(v, f),
-            None => defaults
-                .iter()
-                .find_map(|f| json_get(v, f).filter(|x| !x.is_object() && !x.is_array())),
+            None => defaults.iter().find_map(|f| json_get(v, f).filter(|x| !x.is_object() && !x.is_array())),
         }
     };
     let timestamp = pick("timestamp_field", &DEFAULT_TIME_FIELDS).and_then(json_time);
-    let message = pick("message_field", &DEFAULT_MESSAGE_FIELDS)
-        .and_then(json_text)
-        .unwrap_or_else(|| v.to_string());
-    let level = pick("level_field", &DEFAULT_LEVEL_FIELDS)
-        .and_then(json_text)
-        .and_then(|s| Severity::parse(&s));
+    let message = pick("message_field", &DEFAULT_MESSAGE_FIELDS).and_then(json_text).unwrap_or_else(|| v.to_string());
+    let level = pick("level_field", &DEFAULT_LEVEL_FIELDS).and_then(json_text).and_then(|s| Severity::parse(&s));
     let mut labels = Labels::new();
     for f in opt_list(options, "label_fields") {
         if let Some(t) = json_get(v, &f).and_then(json_text) {
@@ -56,11 +44,7 @@ pub(crate) fn record_from_json(
     }
     let service = pick("service_field", &DEFAULT_SERVICE_FIELDS)
         .and_then(json_text)
-        .or_else(|| {
-            labels
-                .service(opt_str(options, "service_label"))
-                .map(str::to_string)
-        });
+        .or_else(|| labels.service(opt_str(options, "service_label")).map(str::to_string));
     LogRecord {
         source: Arc::clone(source),
         line,
@@ -90,9 +74,7 @@ pub fn decode(
             continue;
         }
         match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v @ serde_json::Value::Object(_)) => {
-                out.push(record_from_json(&v, &src, line, options))
-            }
+            Ok(v @ serde_json::Value::Object(_)) => out.push(record_from_json(&v, &src, line, options)),
             Ok(_) => bad.push((line, "not a JSON object".to_string())),
             Err(e) => bad.push((line, format!("not JSON: {e}"))),
         }
@@ -114,9 +96,7 @@ mod tests {
     fn decodes_with_defaults_and_options() {
         let text = "{\"ts\":1700000000,\"msg\":\"hi\",\"level\":\"WARN\",\"service\":{\"name\":\"cart\"}}\r\nnot json\n\n[1]\n";
         let d = decode_fixture(SourceFormat::Jsonl, text.as_bytes()).unwrap();
-        let Records::Logs(l) = d.records else {
-            panic!()
-        };
+        let Records::Logs(l) = d.records else { panic!() };
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].message, "hi");
         assert_eq!(l[0].level, Some(Severity::Warn));
@@ -126,19 +106,8 @@ mod tests {
         let mut o = SourceOptions::new();
         o.insert("message_field".into(), "body".into());
         o.insert("label_fields".into(), serde_json::json!(["pod"]));
-        let d = decode_bytes(
-            SourceFormat::Jsonl,
-            "x",
-            b"{\"body\":\"b\",\"pod\":\"p-1\"}",
-            &o,
-        )
-        .unwrap();
-        let Records::Logs(l) = d.records else {
-            panic!()
-        };
-        assert_eq!(
-            (l[0].message.as_str(), l[0].labels.get("pod")),
-            ("b", Some("p-1"))
-        );
+        let d = decode_bytes(SourceFormat::Jsonl, "x", b"{\"body\":\"b\",\"pod\":\"p-1\"}", &o).unwrap();
+        let Records::Logs(l) = d.records else { panic!() };
+        assert_eq!((l[0].message.as_str(), l[0].labels.get("pod")), ("b", Some("p-1")));
     }
 }

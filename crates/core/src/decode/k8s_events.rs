@@ -73,15 +73,11 @@ struct EventSource {
 pub fn change_kind_of(reason: &str, message: &str) -> Option<ChangeKind> {
     Some(match reason {
         "ScalingReplicaSet" | "SuccessfulRescale" | "ScaledObjectReady" => ChangeKind::Scale,
-        "UpgradeSucceeded"
-        | "InstallSucceeded"
-        | "RolloutUpdated"
-        | "RolloutStarted"
-        | "NewReplicaSetCreated" => ChangeKind::Deploy,
-        "RollbackSucceeded" | "RolloutAborted" | "DeploymentRollback" => ChangeKind::Rollback,
-        "ReconciliationSucceeded" | "Progressing" | "info" if message.contains("evision") => {
+        "UpgradeSucceeded" | "InstallSucceeded" | "RolloutUpdated" | "RolloutStarted" | "NewReplicaSetCreated" => {
             ChangeKind::Deploy
         }
+        "RollbackSucceeded" | "RolloutAborted" | "DeploymentRollback" => ChangeKind::Rollback,
+        "ReconciliationSucceeded" | "Progressing" | "info" if message.contains("evision") => ChangeKind::Deploy,
         "ConfigMapUpdated" | "ConfigChanged" => ChangeKind::Config,
         "NodeReady" | "NodeNotReady" | "RegisteredNode" | "RemovingNode" => ChangeKind::Infra,
         _ => return None,
@@ -106,48 +102,27 @@ pub fn decode(
     let list: EventList = parse_json(source, bytes, "a Kubernetes EventList")?;
     let mut out = Vec::new();
     for (i, e) in list.items.into_iter().enumerate() {
-        let loc = Location::JsonPath {
-            path: format!("items[{i}]"),
-        };
+        let loc = Location::JsonPath { path: format!("items[{i}]") };
         let reason = e.reason.clone().unwrap_or_default();
         let message = e.message.clone().unwrap_or_default();
         let Some(kind) = change_kind_of(&reason, &message) else {
             report.skipped += 1;
             continue;
         };
-        let at = [
-            &e.event_time,
-            &e.last_timestamp,
-            &e.first_timestamp,
-            &e.metadata.creation_timestamp,
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|t| Timestamp::parse_rfc3339(t).ok());
+        let at = [&e.event_time, &e.last_timestamp, &e.first_timestamp, &e.metadata.creation_timestamp]
+            .into_iter()
+            .flatten()
+            .find_map(|t| Timestamp::parse_rfc3339(t).ok());
         let Some(at) = at else {
-            report.skip(
-                &loc,
-                format_args!("{reason} event without a usable timestamp"),
-            );
+            report.skip(&loc, format_args!("{reason} event without a usable timestamp"));
             continue;
         };
         let Some(service) = e.involved_object.name.clone() else {
-            report.skip(
-                &loc,
-                format_args!("{reason} event without involvedObject.name"),
-            );
+            report.skip(&loc, format_args!("{reason} event without involvedObject.name"));
             continue;
         };
-        let ns = e
-            .metadata
-            .namespace
-            .or(e.involved_object.namespace)
-            .unwrap_or_else(|| "default".into());
-        let name = e
-            .metadata
-            .name
-            .or(e.metadata.uid)
-            .unwrap_or_else(|| format!("{i}"));
+        let ns = e.metadata.namespace.or(e.involved_object.namespace).unwrap_or_else(|| "default".into());
+        let name = e.metadata.name.or(e.metadata.uid).unwrap_or_else(|| format!("{i}"));
         let to = REVISION
             .as_ref()
             .and_then(|r| r.captures(&message))
@@ -194,9 +169,7 @@ mod tests {
           {"metadata":{"name":"apps.2","namespace":"flux-system"},"involvedObject":{"kind":"Kustomization","name":"apps"},"reason":"ReconciliationSucceeded",
            "message":"Reconciliation finished in 2s, next run in 10m0s revision main@sha1:0a1b2c","lastTimestamp":"2026-11-02T14:02:00Z"}]}"#;
         let d = decode_fixture(SourceFormat::K8sEvents, j.as_bytes()).unwrap();
-        let Records::Changes(c) = d.records else {
-            panic!()
-        };
+        let Records::Changes(c) = d.records else { panic!() };
         assert_eq!(c.len(), 3);
         assert_eq!(d.report.skipped, 1);
         assert_eq!(c[0].kind, ChangeKind::Scale);

@@ -52,20 +52,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("[\"<unix ns>\", \"<line>\"] with optional structured metadata")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<Entry<'a>, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Entry<'a>, A::Error> {
                 use serde::de::Error as _;
-                let ts: Cow<'a, str> = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-                let line: Cow<'a, str> = seq
-                    .next_element()?
-                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
-                let meta = seq
-                    .next_element::<Option<BTreeMap<String, serde_json::Value>>>()?
-                    .flatten();
+                let ts: Cow<'a, str> = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let line: Cow<'a, str> = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                let meta = seq.next_element::<Option<BTreeMap<String, serde_json::Value>>>()?.flatten();
                 if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
                     return Err(A::Error::invalid_length(4, &self));
                 }
@@ -91,41 +82,21 @@ pub fn decode(
 ) -> Result<Vec<LogRecord>> {
     let body: Body = parse_json(source, bytes, "a Loki query_range body")?;
     if body.status != "success" {
-        return Err(Error::decode(
-            source,
-            Location::JsonPath {
-                path: "status".into(),
-            },
-            "\"success\"",
-            body.status,
-        ));
+        return Err(Error::decode(source, Location::JsonPath { path: "status".into() }, "\"success\"", body.status));
     }
-    let data = body.data.ok_or_else(|| {
-        Error::decode(
-            source,
-            Location::JsonPath {
-                path: "data".into(),
-            },
-            "a data object",
-            "nothing",
-        )
-    })?;
+    let data = body
+        .data
+        .ok_or_else(|| Error::decode(source, Location::JsonPath { path: "data".into() }, "a data object", "nothing"))?;
     if data.result_type != "streams" {
         return Err(Error::decode(
             source,
-            Location::JsonPath {
-                path: "data.resultType".into(),
-            },
+            Location::JsonPath { path: "data.resultType".into() },
             "\"streams\" (a log query result)",
             format!("\"{}\"", data.result_type),
         ));
     }
-    let streams: Vec<Stream<'_>> = parse_json_at(
-        source,
-        data.result.get().as_bytes(),
-        "an array of {stream, values}",
-        "data.result",
-    )?;
+    let streams: Vec<Stream<'_>> =
+        parse_json_at(source, data.result.get().as_bytes(), "an array of {stream, values}", "data.result")?;
     let service_label = opt_str(options, "service_label");
     let src: Arc<str> = source.into();
     let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());
@@ -133,17 +104,12 @@ pub fn decode(
     for (si, s) in streams.into_iter().enumerate() {
         let labels: Arc<Labels> = Arc::new(s.stream.into_iter().collect());
         let service: Option<Arc<str>> = labels.service(service_label).map(Arc::from);
-        let level = labels
-            .get("level")
-            .or_else(|| labels.get("detected_level"))
-            .and_then(Severity::parse);
+        let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
         for (vi, entry) in s.values.into_iter().enumerate() {
             let ns: i128 = entry.ts.parse().map_err(|_| {
                 Error::decode(
                     source,
-                    Location::JsonPath {
-                        path: format!("data.result[{si}].values[{vi}][0]"),
-                    },
+                    Location::JsonPath { path: format!("data.result[{si}].values[{vi}][0]") },
                     "a nanosecond timestamp string",
                     format!("\"{}\"", entry.ts),
                 )
@@ -184,9 +150,7 @@ mod tests {
           {"stream":{"app":"cart","level":"error"},"values":[["1700000000500000000","boom"],["1700000000000000000","first",{"trace_id":"t1"}]]}],
           "stats":{}}}"#;
         let d = decode_fixture(SourceFormat::LokiQueryRange, j.as_bytes()).unwrap();
-        let Records::Logs(l) = d.records else {
-            panic!()
-        };
+        let Records::Logs(l) = d.records else { panic!() };
         assert_eq!(l[0].message, "first");
         assert_eq!(l[0].labels.get("trace_id"), Some("t1"));
         assert_eq!(l[1].timestamp.unwrap().as_millis(), 1_700_000_000_500);

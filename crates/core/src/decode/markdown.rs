@@ -19,13 +19,7 @@ pub fn decode(
 ) -> Result<Vec<KnowledgeDoc>> {
     let mut sections: Vec<Section> = Vec::new();
     let mut stack: Vec<(u8, String)> = Vec::new();
-    let mut cur = Section {
-        headings: Vec::new(),
-        level: 0,
-        line_start: 1,
-        line_end: 0,
-        text: String::new(),
-    };
+    let mut cur = Section { headings: Vec::new(), level: 0, line_start: 1, line_end: 0, text: String::new() };
     let mut fence: Option<String> = None;
     let mut front_matter = false;
     let mut title = None;
@@ -40,22 +34,13 @@ pub fn decode(
             if line.trim_start().starts_with(f.as_str()) {
                 fence = None;
             }
-        } else if let Some(f) = ["```", "~~~"]
-            .into_iter()
-            .find(|f| line.trim_start().starts_with(f))
-        {
+        } else if let Some(f) = ["```", "~~~"].into_iter().find(|f| line.trim_start().starts_with(f)) {
             fence = Some(f.to_string());
         } else if let Some((level, heading)) = atx_heading(&line) {
             if !cur.text.trim().is_empty() || cur.level > 0 {
                 sections.push(std::mem::replace(
                     &mut cur,
-                    Section {
-                        headings: vec![],
-                        level: 0,
-                        line_start: n,
-                        line_end: n,
-                        text: String::new(),
-                    },
+                    Section { headings: vec![], level: 0, line_start: n, line_end: n, text: String::new() },
                 ));
             }
             stack.retain(|(l, _)| *l < level);
@@ -78,29 +63,15 @@ pub fn decode(
     if !cur.text.trim().is_empty() || cur.level > 0 {
         sections.push(cur);
     }
-    let title = title.unwrap_or_else(|| {
-        source
-            .rsplit('/')
-            .next()
-            .unwrap_or(source)
-            .trim_end_matches(".md")
-            .to_string()
-    });
+    let title =
+        title.unwrap_or_else(|| source.rsplit('/').next().unwrap_or(source).trim_end_matches(".md").to_string());
     report.records += sections.len() as u64;
-    Ok(vec![KnowledgeDoc {
-        path: source.to_string(),
-        title,
-        sha256: ContentHash::of(bytes),
-        sections,
-    }])
+    Ok(vec![KnowledgeDoc { path: source.to_string(), title, sha256: ContentHash::of(bytes), sections }])
 }
 
 fn atx_heading(line: &str) -> Option<(u8, String)> {
-    let t = line
-        .strip_prefix("   ")
-        .or_else(|| line.strip_prefix("  "))
-        .or_else(|| line.strip_prefix(' '))
-        .unwrap_or(line);
+    let t =
+        line.strip_prefix("   ").or_else(|| line.strip_prefix("  ")).or_else(|| line.strip_prefix(' ')).unwrap_or(line);
     let hashes = t.bytes().take_while(|&b| b == b'#').count();
     if !(1..=6).contains(&hashes) {
         return None;
@@ -122,34 +93,19 @@ mod tests {
     #[test]
     fn sections_with_paths_and_lines() {
         let md = "---\ntitle: x\n# not a heading\n---\nintro\n# Checkout runbook\n\n## High latency\nstep 1\n```\n# comment in code\n```\n### Check DB\nrun it\n## Errors\nok\n#nospace\n";
-        let d = decode_bytes(
-            SourceFormat::Markdown,
-            "runbooks/checkout.md",
-            md.as_bytes(),
-            &SourceOptions::new(),
-        )
-        .unwrap();
-        let Records::Knowledge(k) = d.records else {
-            panic!()
-        };
+        let d =
+            decode_bytes(SourceFormat::Markdown, "runbooks/checkout.md", md.as_bytes(), &SourceOptions::new()).unwrap();
+        let Records::Knowledge(k) = d.records else { panic!() };
         let doc = &k[0];
         assert_eq!(doc.title, "Checkout runbook");
-        let heads: Vec<_> = doc
-            .sections
-            .iter()
-            .map(|s| (s.headings.join(" > "), s.line_start, s.line_end))
-            .collect();
+        let heads: Vec<_> = doc.sections.iter().map(|s| (s.headings.join(" > "), s.line_start, s.line_end)).collect();
         assert_eq!(
             heads,
             [
                 (String::new(), 1, 5),
                 ("Checkout runbook".to_string(), 6, 7),
                 ("Checkout runbook > High latency".to_string(), 8, 12),
-                (
-                    "Checkout runbook > High latency > Check DB".to_string(),
-                    13,
-                    14
-                ),
+                ("Checkout runbook > High latency > Check DB".to_string(), 13, 14),
                 ("Checkout runbook > Errors".to_string(), 15, 17),
             ]
         );

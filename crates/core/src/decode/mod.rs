@@ -131,55 +131,26 @@ pub struct Decoded {
 ///
 /// # Errors
 /// [`Error::Decode`] naming `source` and the location of the problem.
-pub fn decode_bytes(
-    format: SourceFormat,
-    source: &str,
-    bytes: &[u8],
-    options: &SourceOptions,
-) -> Result<Decoded> {
+pub fn decode_bytes(format: SourceFormat, source: &str, bytes: &[u8], options: &SourceOptions) -> Result<Decoded> {
     let mut report = DecodeReport::default();
     let records = match format {
         SourceFormat::PrometheusQueryRange => {
             Records::Metrics(prometheus::decode(source, bytes, options, &mut report)?)
         }
-        SourceFormat::Openmetrics => {
-            Records::Metrics(openmetrics::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::CsvWide => {
-            Records::Metrics(csv_wide::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::LokiQueryRange => {
-            Records::Logs(loki::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::ElasticsearchHits => {
-            Records::Logs(elasticsearch::decode(source, bytes, options, &mut report)?)
-        }
+        SourceFormat::Openmetrics => Records::Metrics(openmetrics::decode(source, bytes, options, &mut report)?),
+        SourceFormat::CsvWide => Records::Metrics(csv_wide::decode(source, bytes, options, &mut report)?),
+        SourceFormat::LokiQueryRange => Records::Logs(loki::decode(source, bytes, options, &mut report)?),
+        SourceFormat::ElasticsearchHits => Records::Logs(elasticsearch::decode(source, bytes, options, &mut report)?),
         SourceFormat::Jsonl => Records::Logs(jsonl::decode(source, bytes, options, &mut report)?),
         SourceFormat::Raw => Records::Logs(raw::decode(source, bytes, options, &mut report)?),
-        SourceFormat::ArgocdHistory => {
-            Records::Changes(argocd::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::GithubDeployments => {
-            Records::Changes(github::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::K8sEvents => {
-            Records::Changes(k8s_events::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::FaultlensChanges => {
-            Records::Changes(changes::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::FaultlensTopology => {
-            Records::Topology(topology::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::PagerdutyIncidents => {
-            Records::Alerts(pagerduty::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::Alertmanager => {
-            Records::Alerts(alertmanager::decode(source, bytes, options, &mut report)?)
-        }
-        SourceFormat::Markdown => {
-            Records::Knowledge(markdown::decode(source, bytes, options, &mut report)?)
-        }
+        SourceFormat::ArgocdHistory => Records::Changes(argocd::decode(source, bytes, options, &mut report)?),
+        SourceFormat::GithubDeployments => Records::Changes(github::decode(source, bytes, options, &mut report)?),
+        SourceFormat::K8sEvents => Records::Changes(k8s_events::decode(source, bytes, options, &mut report)?),
+        SourceFormat::FaultlensChanges => Records::Changes(changes::decode(source, bytes, options, &mut report)?),
+        SourceFormat::FaultlensTopology => Records::Topology(topology::decode(source, bytes, options, &mut report)?),
+        SourceFormat::PagerdutyIncidents => Records::Alerts(pagerduty::decode(source, bytes, options, &mut report)?),
+        SourceFormat::Alertmanager => Records::Alerts(alertmanager::decode(source, bytes, options, &mut report)?),
+        SourceFormat::Markdown => Records::Knowledge(markdown::decode(source, bytes, options, &mut report)?),
         SourceFormat::Rego => Records::Policies(rego::decode(source, bytes, options, &mut report)?),
     };
     Ok(Decoded { records, report })
@@ -189,11 +160,7 @@ pub fn decode_bytes(
 
 /// Parses JSON into `T`; on failure re-parses with path tracking so the error names the
 /// JSON path (the fast path pays nothing for it).
-pub(crate) fn parse_json<'de, T: Deserialize<'de>>(
-    source: &str,
-    bytes: &'de [u8],
-    expected: &str,
-) -> Result<T> {
+pub(crate) fn parse_json<'de, T: Deserialize<'de>>(source: &str, bytes: &'de [u8], expected: &str) -> Result<T> {
     match serde_json::from_slice::<T>(bytes) {
         Ok(v) => Ok(v),
         Err(first) => {
@@ -205,12 +172,7 @@ pub(crate) fn parse_json<'de, T: Deserialize<'de>>(
                 }
                 Ok(_) => (".".to_string(), first.to_string()),
             };
-            Err(Error::decode(
-                source,
-                Location::JsonPath { path },
-                expected,
-                msg,
-            ))
+            Err(Error::decode(source, Location::JsonPath { path }, expected, msg))
         }
     }
 }
@@ -224,16 +186,9 @@ pub(crate) fn parse_json_at<'de, T: Deserialize<'de>>(
     prefix: &str,
 ) -> Result<T> {
     parse_json(source, bytes, expected).map_err(|e| match e {
-        Error::Decode {
-            location: Location::JsonPath { path },
-            expected,
-            found,
-            ..
-        } => Error::decode(
+        Error::Decode { location: Location::JsonPath { path }, expected, found, .. } => Error::decode(
             source,
-            Location::JsonPath {
-                path: format!("{prefix}{}", path.trim_start_matches('.')),
-            },
+            Location::JsonPath { path: format!("{prefix}{}", path.trim_start_matches('.')) },
             expected,
             found,
         ),
@@ -242,11 +197,7 @@ pub(crate) fn parse_json_at<'de, T: Deserialize<'de>>(
 }
 
 /// Like [`parse_json`] for owned values.
-pub(crate) fn parse_json_owned<T: DeserializeOwned>(
-    source: &str,
-    bytes: &[u8],
-    expected: &str,
-) -> Result<T> {
+pub(crate) fn parse_json_owned<T: DeserializeOwned>(source: &str, bytes: &[u8], expected: &str) -> Result<T> {
     parse_json::<T>(source, bytes, expected)
 }
 
@@ -259,21 +210,16 @@ pub(crate) fn text_lines<'a>(
     let mut n = 0u64;
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let empty = bytes.is_empty();
-    body.split(|&b| b == b'\n')
-        .filter(move |_| !empty)
-        .map(move |line| {
-            n += 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let text = String::from_utf8_lossy(line);
-            if matches!(text, std::borrow::Cow::Owned(_)) {
-                report.normalized += 1;
-                report.warn(
-                    &Location::Line { line: n },
-                    "invalid UTF-8 replaced with U+FFFD",
-                );
-            }
-            (n, text)
-        })
+    body.split(|&b| b == b'\n').filter(move |_| !empty).map(move |line| {
+        n += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = String::from_utf8_lossy(line);
+        if matches!(text, std::borrow::Cow::Owned(_)) {
+            report.normalized += 1;
+            report.warn(&Location::Line { line: n }, "invalid UTF-8 replaced with U+FFFD");
+        }
+        (n, text)
+    })
 }
 
 /// Reads an option as a string.
@@ -285,10 +231,7 @@ pub(crate) fn opt_str<'a>(options: &'a SourceOptions, key: &str) -> Option<&'a s
 pub(crate) fn opt_list(options: &SourceOptions, key: &str) -> Vec<String> {
     match options.get(key) {
         Some(serde_json::Value::String(s)) => vec![s.clone()],
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
+        Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
         _ => Vec::new(),
     }
 }
@@ -337,12 +280,7 @@ pub(crate) fn parse_time_text(s: &str) -> Option<Timestamp> {
         return Timestamp::from_unix_auto(f).ok();
     }
     let norm = s.replacen(',', ".", 1);
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y/%m/%d %H:%M:%S%.f",
-        "%d/%b/%Y:%H:%M:%S%.f",
-    ] {
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y/%m/%d %H:%M:%S%.f", "%d/%b/%Y:%H:%M:%S%.f"] {
         if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(&norm, fmt) {
             return Some(Timestamp::from_millis(dt.and_utc().timestamp_millis()));
         }
@@ -368,8 +306,7 @@ impl SeriesBuilder {
             Some(&i) => i,
             None => {
                 let i = self.series.len();
-                self.series
-                    .push(MetricSeries::new(name, labels.clone(), Vec::new(), Vec::new()).ok()?);
+                self.series.push(MetricSeries::new(name, labels.clone(), Vec::new(), Vec::new()).ok()?);
                 self.index.insert(key, i);
                 i
             }
@@ -387,11 +324,7 @@ impl SeriesBuilder {
                     format_args!(
                         "{}: {}{} samples with duplicate timestamps folded",
                         s.selector(),
-                        if r.reordered {
-                            "samples sorted by time; "
-                        } else {
-                            ""
-                        },
+                        if r.reordered { "samples sorted by time; " } else { "" },
                         r.duplicates_merged
                     ),
                 );

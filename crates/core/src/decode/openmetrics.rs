@@ -16,9 +16,7 @@ use crate::time::Timestamp;
 /// A message saying what was expected.
 pub fn parse_series_id(s: &str) -> std::result::Result<(String, Labels, &str), String> {
     let s = s.trim_start();
-    let name_end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .unwrap_or(s.len());
+    let name_end = s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')).unwrap_or(s.len());
     let name = s.get(..name_end).unwrap_or_default().to_string();
     let mut rest = s.get(name_end..).unwrap_or_default();
     let mut labels = Labels::new();
@@ -30,21 +28,14 @@ pub fn parse_series_id(s: &str) -> std::result::Result<(String, Labels, &str), S
                 rest = after;
                 break;
             }
-            let key_end = r
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(r.len());
+            let key_end = r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(r.len());
             let key = r.get(..key_end).unwrap_or_default();
             if key.is_empty() {
                 return Err(format!("a label name or `}}` at `{}`", head(r)));
             }
             r = r.get(key_end..).unwrap_or_default().trim_start();
-            r = r
-                .strip_prefix('=')
-                .ok_or_else(|| format!("`=` after label `{key}`"))?
-                .trim_start();
-            r = r
-                .strip_prefix('"')
-                .ok_or_else(|| format!("a quoted value for label `{key}`"))?;
+            r = r.strip_prefix('=').ok_or_else(|| format!("`=` after label `{key}`"))?.trim_start();
+            r = r.strip_prefix('"').ok_or_else(|| format!("a quoted value for label `{key}`"))?;
             let mut value = String::new();
             let mut chars = r.char_indices();
             let mut end = None;
@@ -110,29 +101,17 @@ pub fn decode(
             continue;
         }
         if saw_eof {
-            return Err(Error::decode(
-                source,
-                Location::Line { line },
-                "nothing after `# EOF`",
-                head(t).to_string(),
-            ));
+            return Err(Error::decode(source, Location::Line { line }, "nothing after `# EOF`", head(t).to_string()));
         }
         let loc = || Location::Line { line };
-        let (name, labels, rest) = parse_series_id(t)
-            .map_err(|exp| Error::decode(source, loc(), exp, head(t).to_string()))?;
+        let (name, labels, rest) =
+            parse_series_id(t).map_err(|exp| Error::decode(source, loc(), exp, head(t).to_string()))?;
         // strip an exemplar
         let rest = rest.split(" # ").next().unwrap_or_default();
         let mut parts = rest.split_whitespace();
-        let value = parts
-            .next()
-            .ok_or_else(|| Error::decode(source, loc(), "a sample value", "end of line"))?;
+        let value = parts.next().ok_or_else(|| Error::decode(source, loc(), "a sample value", "end of line"))?;
         let value = parse_sample_value(value).ok_or_else(|| {
-            Error::decode(
-                source,
-                loc(),
-                "a sample value (number, NaN, +Inf, -Inf)",
-                format!("`{value}`"),
-            )
+            Error::decode(source, loc(), "a sample value (number, NaN, +Inf, -Inf)", format!("`{value}`"))
         })?;
         let Some(ts) = parts.next() else {
             skipped.push(line);
@@ -167,19 +146,11 @@ mod tests {
             msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9 1395066363\n\
             no_ts 5\n# EOF\n";
         let d = decode_fixture(SourceFormat::Openmetrics, text.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else {
-            panic!()
-        };
+        let Records::Metrics(s) = d.records else { panic!() };
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].values(), &[1027.0, 1030.0]);
-        assert_eq!(
-            s[0].timestamps_ms(),
-            &[1_395_066_363_000, 1_395_066_378_000]
-        );
-        assert_eq!(
-            s[2].labels().get("error"),
-            Some("Cannot find file:\n\"FILE.TXT\"")
-        );
+        assert_eq!(s[0].timestamps_ms(), &[1_395_066_363_000, 1_395_066_378_000]);
+        assert_eq!(s[2].labels().get("error"), Some("Cannot find file:\n\"FILE.TXT\""));
         assert_eq!(s[2].labels().get("path"), Some("C:\\DIR\\FILE.TXT"));
         assert_eq!(d.report.skipped, 1);
     }

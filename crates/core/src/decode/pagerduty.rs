@@ -50,18 +50,11 @@ struct Ref {
 ///
 /// # Errors
 /// [`Error::Decode`] for a body without `incidents`, an unknown status or a bad time.
-pub fn decode(
-    source: &str,
-    bytes: &[u8],
-    _options: &SourceOptions,
-    report: &mut DecodeReport,
-) -> Result<Vec<Alert>> {
+pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut DecodeReport) -> Result<Vec<Alert>> {
     let body: Body = parse_json(source, bytes, "a PagerDuty incidents response")?;
     let mut out = Vec::new();
     for (i, inc) in body.incidents.into_iter().enumerate() {
-        let loc = |f: &str| Location::JsonPath {
-            path: format!("incidents[{i}].{f}"),
-        };
+        let loc = |f: &str| Location::JsonPath { path: format!("incidents[{i}].{f}") };
         let status = match inc.status.as_str() {
             "triggered" => AlertStatus::Firing,
             "acknowledged" => AlertStatus::Acknowledged,
@@ -76,17 +69,10 @@ pub fn decode(
             }
         };
         let started_at = Timestamp::parse_rfc3339(&inc.created_at).map_err(|_| {
-            Error::decode(
-                source,
-                loc("created_at"),
-                "an RFC 3339 time",
-                format!("\"{}\"", inc.created_at),
-            )
+            Error::decode(source, loc("created_at"), "an RFC 3339 time", format!("\"{}\"", inc.created_at))
         })?;
         let ended_at = if status == AlertStatus::Resolved {
-            inc.resolved_at
-                .or(inc.last_status_change_at)
-                .and_then(|t| Timestamp::parse_rfc3339(&t).ok())
+            inc.resolved_at.or(inc.last_status_change_at).and_then(|t| Timestamp::parse_rfc3339(&t).ok())
         } else {
             None
         };
@@ -100,11 +86,7 @@ pub fn decode(
         if let Some(u) = inc.html_url {
             labels.insert("html_url", u);
         }
-        let name = inc
-            .title
-            .clone()
-            .or(inc.summary.clone())
-            .unwrap_or_else(|| inc.id.clone());
+        let name = inc.title.clone().or(inc.summary.clone()).unwrap_or_else(|| inc.id.clone());
         out.push(Alert {
             id: inc.id,
             name,
@@ -134,9 +116,7 @@ mod tests {
           "service":{"id":"PIJ90N7","type":"service_reference","summary":"checkout"},"urgency":"high","priority":{"summary":"P1"}}],
           "limit":25,"offset":0,"total":null,"more":false}"#;
         let d = decode_fixture(SourceFormat::PagerdutyIncidents, j.as_bytes()).unwrap();
-        let Records::Alerts(a) = d.records else {
-            panic!()
-        };
+        let Records::Alerts(a) = d.records else { panic!() };
         assert_eq!(a[0].status, AlertStatus::Resolved);
         assert_eq!(a[0].service.as_deref(), Some("checkout"));
         assert_eq!(a[0].severity.as_deref(), Some("P1"));

@@ -63,11 +63,7 @@ pub fn decode(
     let mut out = SeriesBuilder::default();
     for (bi, body) in bodies.into_iter().enumerate() {
         let at = |p: &str| {
-            let path = if multi {
-                format!("[{bi}].{p}")
-            } else {
-                p.to_string()
-            };
+            let path = if multi { format!("[{bi}].{p}") } else { p.to_string() };
             Location::JsonPath { path }
         };
         if body.status != "success" {
@@ -81,12 +77,7 @@ pub fn decode(
             ));
         }
         let Some(data) = body.data else {
-            return Err(Error::decode(
-                source,
-                at("data"),
-                "a data object",
-                "nothing",
-            ));
+            return Err(Error::decode(source, at("data"), "a data object", "nothing"));
         };
         if data.result_type != "matrix" {
             return Err(Error::decode(
@@ -96,17 +87,9 @@ pub fn decode(
                 format!("\"{}\"", data.result_type),
             ));
         }
-        let prefix = if multi {
-            format!("[{bi}].data.result")
-        } else {
-            "data.result".to_string()
-        };
-        let series: Vec<MatrixSeries<'_>> = parse_json_at(
-            source,
-            data.result.get().as_bytes(),
-            "an array of {metric, values} series",
-            &prefix,
-        )?;
+        let prefix = if multi { format!("[{bi}].data.result") } else { "data.result".to_string() };
+        let series: Vec<MatrixSeries<'_>> =
+            parse_json_at(source, data.result.get().as_bytes(), "an array of {metric, values} series", &prefix)?;
         for (si, s) in series.into_iter().enumerate() {
             let mut name = String::new();
             let mut labels = Labels::new();
@@ -122,16 +105,10 @@ pub fn decode(
             };
             for (vi, (t, v)) in s.values.into_iter().enumerate() {
                 let loc = || at(&format!("data.result[{si}].values[{vi}]"));
-                let ts = Timestamp::from_unix_secs_f64(t).map_err(|e| {
-                    Error::decode(source, loc(), "a Unix time in seconds", e.to_string())
-                })?;
+                let ts = Timestamp::from_unix_secs_f64(t)
+                    .map_err(|e| Error::decode(source, loc(), "a Unix time in seconds", e.to_string()))?;
                 let val = parse_sample_value(&v).ok_or_else(|| {
-                    Error::decode(
-                        source,
-                        loc(),
-                        "a sample value (decimal, NaN, +Inf or -Inf)",
-                        format!("\"{v}\""),
-                    )
+                    Error::decode(source, loc(), "a sample value (decimal, NaN, +Inf or -Inf)", format!("\"{v}\""))
                 })?;
                 target.push(ts, val);
             }
@@ -153,9 +130,7 @@ mod tests {
     #[test]
     fn decodes_documented_shape() {
         let d = decode_fixture(SourceFormat::PrometheusQueryRange, OK.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else {
-            panic!()
-        };
+        let Records::Metrics(s) = d.records else { panic!() };
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name(), "up");
         assert_eq!(s[0].timestamps_ms()[0], 1_435_781_430_781);
@@ -170,9 +145,7 @@ mod tests {
     fn array_of_bodies_merges_series() {
         let two = format!("[{OK},{OK}]");
         let d = decode_fixture(SourceFormat::PrometheusQueryRange, two.as_bytes()).unwrap();
-        let Records::Metrics(s) = d.records else {
-            panic!()
-        };
+        let Records::Metrics(s) = d.records else { panic!() };
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].len(), 3);
     }
@@ -191,13 +164,10 @@ mod tests {
         assert!(e.contains("data.resultType") && e.contains("vector"), "{e}");
         let e = err(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#);
         assert!(e.contains("bad_data"), "{e}");
-        let e = err(
-            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}"#,
-        );
+        let e =
+            err(r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}"#);
         assert!(e.contains("data.result[0].values[0]"), "{e}");
-        let e = err(
-            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#,
-        );
+        let e = err(r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}"#);
         assert!(e.contains("data.result"), "{e}");
     }
 }

@@ -32,13 +32,9 @@ impl HeaderFormat {
     /// # Errors
     /// [`Error::InvalidInput`] when the template has no `<Content>` field or is malformed.
     pub fn parse(template: &str) -> Result<Self> {
-        static FIELD: LazyLock<Option<Regex>> =
-            LazyLock::new(|| Regex::new(r"<([A-Za-z_][A-Za-z0-9_]*)>").ok());
+        static FIELD: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"<([A-Za-z_][A-Za-z0-9_]*)>").ok());
         let Some(field_re) = FIELD.as_ref() else {
-            return Err(Error::invalid(
-                "log format",
-                "internal pattern failed to compile",
-            ));
+            return Err(Error::invalid("log format", "internal pattern failed to compile"));
         };
         let mut pattern = String::from("^");
         let mut fields = Vec::new();
@@ -51,10 +47,7 @@ impl HeaderFormat {
             pattern.push_str(&literal(lit));
             let name = name.as_str();
             if fields.iter().any(|f| f == name) {
-                return Err(Error::invalid(
-                    "log format",
-                    format!("field <{name}> appears twice in `{template}`"),
-                ));
+                return Err(Error::invalid("log format", format!("field <{name}> appears twice in `{template}`")));
             }
             if name == "Content" {
                 pattern.push_str("(?P<Content>.*?)");
@@ -67,13 +60,9 @@ impl HeaderFormat {
         pattern.push_str(&literal(template.get(last..).unwrap_or_default()));
         pattern.push_str(r"\s*$");
         if !fields.iter().any(|f| f == "Content") {
-            return Err(Error::invalid(
-                "log format",
-                format!("`{template}` has no <Content> field"),
-            ));
+            return Err(Error::invalid("log format", format!("`{template}` has no <Content> field")));
         }
-        let regex = Regex::new(&pattern)
-            .map_err(|e| Error::invalid("log format", format!("`{template}`: {e}")))?;
+        let regex = Regex::new(&pattern).map_err(|e| Error::invalid("log format", format!("`{template}`: {e}")))?;
         Ok(Self { regex, fields })
     }
 
@@ -87,12 +76,7 @@ impl HeaderFormat {
     #[must_use]
     pub fn split<'a>(&self, line: &'a str) -> Option<Vec<(&str, &'a str)>> {
         let caps = self.regex.captures(line)?;
-        Some(
-            self.fields
-                .iter()
-                .filter_map(|f| caps.name(f).map(|m| (f.as_str(), m.as_str())))
-                .collect(),
-        )
+        Some(self.fields.iter().filter_map(|f| caps.name(f).map(|m| (f.as_str(), m.as_str()))).collect())
     }
 }
 
@@ -189,38 +173,25 @@ re!(
     ACCESS,
     r#"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<req>[^"]*)" (?P<status>\d{3}) (?P<bytes>\S+)(?: "(?P<referer>[^"]*)" "(?P<ua>[^"]*)")?"#
 );
-re!(
-    LOGFMT_PAIR,
-    r#"(?P<k>[A-Za-z_][\w.-]*)=(?P<v>"(?:[^"\\]|\\.)*"|\S*)"#
-);
+re!(LOGFMT_PAIR, r#"(?P<k>[A-Za-z_][\w.-]*)=(?P<v>"(?:[^"\\]|\\.)*"|\S*)"#);
 
 fn cap<'a>(c: &regex::Captures<'a>, n: &str) -> Option<&'a str> {
     c.name(n).map(|m| m.as_str())
 }
 
 /// Auto-detects the layout of one line; `None` when nothing fits.
-fn auto_record(
-    line: &str,
-    source: &Arc<str>,
-    n: u64,
-    options: &SourceOptions,
-) -> Option<LogRecord> {
+fn auto_record(line: &str, source: &Arc<str>, n: u64, options: &SourceOptions) -> Option<LogRecord> {
     let t = line.trim_start();
-    let rec = |labels: Labels,
-               ts: Option<Timestamp>,
-               level: Option<Severity>,
-               msg: &str,
-               service: Option<&str>| LogRecord {
-        source: Arc::clone(source),
-        line: n,
-        timestamp: ts,
-        service: service
-            .map(Arc::from)
-            .or_else(|| labels.service(None).map(Arc::from)),
-        level,
-        labels: Arc::new(labels),
-        message: msg.to_string(),
-    };
+    let rec =
+        |labels: Labels, ts: Option<Timestamp>, level: Option<Severity>, msg: &str, service: Option<&str>| LogRecord {
+            source: Arc::clone(source),
+            line: n,
+            timestamp: ts,
+            service: service.map(Arc::from).or_else(|| labels.service(None).map(Arc::from)),
+            level,
+            labels: Arc::new(labels),
+            message: msg.to_string(),
+        };
     if t.starts_with('{')
         && let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str::<serde_json::Value>(t)
     {
@@ -231,13 +202,7 @@ fn auto_record(
         l.insert("format", "klog");
         l.insert("file", cap(&c, "file").unwrap_or_default());
         let level = cap(&c, "lvl").and_then(Severity::parse);
-        return Some(rec(
-            l,
-            None,
-            level,
-            cap(&c, "msg").unwrap_or_default(),
-            None,
-        ));
+        return Some(rec(l, None, level, cap(&c, "msg").unwrap_or_default(), None));
     }
     if let Some(c) = SYSLOG5424.as_ref().and_then(|r| r.captures(t)) {
         let mut l = Labels::new();
@@ -253,13 +218,7 @@ fn auto_record(
         l.insert("format", "syslog");
         l.insert("host", cap(&c, "host").unwrap_or_default());
         let level = cap(&c, "pri").and_then(syslog_severity);
-        return Some(rec(
-            l,
-            None,
-            level,
-            cap(&c, "msg").unwrap_or_default(),
-            cap(&c, "app"),
-        ));
+        return Some(rec(l, None, level, cap(&c, "msg").unwrap_or_default(), cap(&c, "app")));
     }
     if let Some(c) = LOG4J.as_ref().and_then(|r| r.captures(t)) {
         let mut l = Labels::new();
@@ -280,18 +239,9 @@ fn auto_record(
         let status = cap(&c, "status").unwrap_or_default();
         l.insert("status", status);
         l.insert("client", cap(&c, "ip").unwrap_or_default());
-        let level = if status.starts_with('5') {
-            Some(Severity::Error)
-        } else {
-            Some(Severity::Info)
-        };
+        let level = if status.starts_with('5') { Some(Severity::Error) } else { Some(Severity::Info) };
         let ts = cap(&c, "ts").and_then(parse_time_text);
-        let msg = format!(
-            "{} {} {}",
-            cap(&c, "req").unwrap_or_default(),
-            status,
-            cap(&c, "bytes").unwrap_or_default()
-        );
+        let msg = format!("{} {} {}", cap(&c, "req").unwrap_or_default(), status, cap(&c, "bytes").unwrap_or_default());
         return Some(rec(l, ts, level, &msg, None));
     }
     let pairs: Vec<(String, String)> = LOGFMT_PAIR
@@ -310,11 +260,7 @@ fn auto_record(
                 .collect()
         })
         .unwrap_or_default();
-    if pairs.len() >= 2
-        && pairs
-            .iter()
-            .any(|(k, _)| matches!(k.as_str(), "msg" | "message" | "level" | "lvl"))
-    {
+    if pairs.len() >= 2 && pairs.iter().any(|(k, _)| matches!(k.as_str(), "msg" | "message" | "level" | "lvl")) {
         let mut l = Labels::new();
         l.insert("format", "logfmt");
         let mut msg = String::new();
@@ -364,10 +310,7 @@ pub fn decode(
         Some(HeaderFormat::parse(format).map_err(|e| {
             Error::decode(
                 source,
-                Location::Field {
-                    line: 0,
-                    field: "options.log_format".into(),
-                },
+                Location::Field { line: 0, field: "options.log_format".into() },
                 "a header template with <Content>",
                 e.to_string(),
             )
@@ -402,10 +345,7 @@ pub fn decode(
         let first = unparsed.first().copied().unwrap_or_default();
         report.warn(
             &Location::Line { line: first },
-            format_args!(
-                "{} lines did not fit `{format}` and were kept whole as the message",
-                unparsed.len()
-            ),
+            format_args!("{} lines did not fit `{format}` and were kept whole as the message", unparsed.len()),
         );
     }
     report.records += out.len() as u64;
@@ -422,9 +362,7 @@ mod tests {
         let mut o = SourceOptions::new();
         o.insert("log_format".into(), format.into());
         let d = decode_bytes(SourceFormat::Raw, "app.log", text.as_bytes(), &o).unwrap();
-        let Records::Logs(l) = d.records else {
-            panic!()
-        };
+        let Records::Logs(l) = d.records else { panic!() };
         (l, d.report)
     }
 
@@ -434,14 +372,8 @@ mod tests {
             "<Date> <Time> <Pid> <Level> <Component>: <Content>",
             "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating\nbroken\n",
         );
-        assert_eq!(
-            l[0].message,
-            "PacketResponder 1 for block blk_38865049064139660 terminating"
-        );
-        assert_eq!(
-            l[0].labels.get("Component"),
-            Some("dfs.DataNode$PacketResponder")
-        );
+        assert_eq!(l[0].message, "PacketResponder 1 for block blk_38865049064139660 terminating");
+        assert_eq!(l[0].labels.get("Component"), Some("dfs.DataNode$PacketResponder"));
         assert_eq!(l[0].level, Some(Severity::Info));
         assert_eq!(l[1].message, "broken");
         assert_eq!((l[1].line, r.normalized), (2, 1));
@@ -462,16 +394,10 @@ just text\n";
         assert_eq!(l[1].service.as_deref(), Some("payments"));
         assert_eq!(l[1].level, Some(Severity::Critical));
         assert_eq!(l[2].service.as_deref(), Some("sshd"));
-        assert_eq!(
-            (l[3].level, l[3].message.as_str()),
-            (Some(Severity::Error), "cart lost")
-        );
+        assert_eq!((l[3].level, l[3].message.as_str()), (Some(Severity::Error), "cart lost"));
         assert_eq!(l[4].level, Some(Severity::Error));
         assert_eq!(l[4].timestamp.unwrap().to_string(), "2026-11-02T14:05:00Z");
-        assert_eq!(
-            (l[5].message.as_str(), l[5].service.as_deref()),
-            ("slow query", Some("db"))
-        );
+        assert_eq!((l[5].message.as_str(), l[5].service.as_deref()), ("slow query", Some("db")));
         assert_eq!(l[6].message, "json");
         assert_eq!(l[7].message, "just text");
         assert_eq!(r.normalized, 1);

@@ -33,21 +33,10 @@ pub fn decode(
         }
         break;
     }
-    let package = package.ok_or_else(|| {
-        Error::decode(
-            source,
-            Location::File,
-            "a `package` declaration before any rule",
-            "none",
-        )
-    })?;
+    let package = package
+        .ok_or_else(|| Error::decode(source, Location::File, "a `package` declaration before any rule", "none"))?;
     report.records += 1;
-    Ok(vec![PolicyFile {
-        path: source.to_string(),
-        package,
-        sha256: ContentHash::of(bytes),
-        text: text.to_string(),
-    }])
+    Ok(vec![PolicyFile { path: source.to_string(), package, sha256: ContentHash::of(bytes), text: text.to_string() }])
 }
 
 #[cfg(test)]
@@ -57,14 +46,10 @@ mod tests {
 
     #[test]
     fn reads_package() {
-        let d = decode_fixture(
-            SourceFormat::Rego,
-            b"# header\n\npackage k8s.security\n\ndeny contains msg if { false }\n",
-        )
-        .unwrap();
-        let Records::Policies(p) = d.records else {
-            panic!()
-        };
+        let d =
+            decode_fixture(SourceFormat::Rego, b"# header\n\npackage k8s.security\n\ndeny contains msg if { false }\n")
+                .unwrap();
+        let Records::Policies(p) = d.records else { panic!() };
         assert_eq!(p[0].package, "k8s.security");
         assert!(decode_fixture(SourceFormat::Rego, b"deny { true }\n").is_err());
         assert!(decode_fixture(SourceFormat::Rego, b"\xff").is_err());

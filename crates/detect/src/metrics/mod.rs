@@ -3,6 +3,7 @@
 //! The [`StreamingDetector`] scores one point at a time, causally, with a few hundred bytes of
 //! state per series; [`score_streaming`] runs it over a whole series.
 
+mod range;
 mod season;
 mod stream;
 mod tail;
@@ -44,15 +45,7 @@ impl Default for StreamingDetector {
 
 /// Scores a whole series causally, point by point.
 #[must_use]
-pub fn score_streaming(
-    timestamps_ms: &[i64],
-    values: &[f64],
-    config: &StreamConfig,
-) -> Vec<PointScore> {
+pub fn score_streaming(timestamps_ms: &[i64], values: &[f64], config: &StreamConfig) -> Vec<PointScore> {
     let mut d = StreamingDetector::new(config.clone());
-    timestamps_ms
-        .iter()
-        .zip(values)
-        .map(|(&t, &v)| d.update(t, v))
-        .collect()
+    timestamps_ms.iter().zip(values).map(|(&t, &v)| d.update(t, v)).collect()
 }

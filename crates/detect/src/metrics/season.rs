@@ -44,11 +44,6 @@ impl DailyProfile {
         self.bins.capacity() * 4 + self.visits.capacity() * 2
     }
 
-    /// Whether the profile is in use.
-    pub(crate) fn is_active(&self) -> bool {
-        self.active
-    }
-
     fn position(t_ms: i64) -> (usize, usize, f32) {
         let pos = t_ms.rem_euclid(DAY_MS) as f64 / BIN_MS;
         let i = (pos as usize).min(BINS - 1);
@@ -65,11 +60,7 @@ impl DailyProfile {
 
     /// The profile's value at `t_ms` (0 while inactive).
     pub(crate) fn value(&self, t_ms: i64) -> f64 {
-        if self.active {
-            f64::from(self.raw_value(t_ms))
-        } else {
-            0.0
-        }
+        if self.active { f64::from(self.raw_value(t_ms)) } else { 0.0 }
     }
 
     /// Learns from the raw value `x` at `t_ms`.
@@ -112,11 +103,6 @@ impl DailyProfile {
         let ready = days >= 2.0 && covered * 10 >= BINS * 9;
         let explained = 1.0 - self.resid_var / self.total_var.max(f32::MIN_POSITIVE);
         // hysteresis: switch on when the profile explains most of the variance, off when it fades
-        self.active = ready
-            && if self.active {
-                explained > 0.3
-            } else {
-                explained > 0.5
-            };
+        self.active = ready && if self.active { explained > 0.3 } else { explained > 0.5 };
     }
 }

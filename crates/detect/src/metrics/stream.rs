@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::range::RangeTracker;
 use super::season::DailyProfile;
 use super::tail::RarityHistogram;
 
@@ -45,6 +46,8 @@ pub struct StreamConfig {
     pub realarm_factor: f64,
     /// Score multiplier for points inside an open event.
     pub event_damping: f64,
+    /// Step of the range quantile trackers, as a fraction of the spread.
+    pub range_rate: f64,
     /// Learn and remove a daily profile when it explains the series.
     pub seasonality: bool,
     /// Score given by a tail probability of `10^-score_decades` is 1.
@@ -60,11 +63,12 @@ impl Default for StreamConfig {
             smooth_alphas: [1.0, 0.25, 0.06],
             smooth_scale_alpha: 0.01,
             memory: 3000.0,
-            event_p: 2e-3,
+            event_p: 0.01,
             quiet_p: 0.05,
-            quiet_points: 30,
+            quiet_points: 100,
             realarm_factor: 0.01,
-            event_damping: 0.5,
+            event_damping: 0.2,
+            range_rate: 0.03,
             seasonality: true,
             score_decades: 6.0,
         }
@@ -84,6 +88,8 @@ pub struct StreamState {
     smooth_mag: [f32; 3],
     profile: Option<DailyProfile>,
     hist: RarityHistogram,
+    range: RangeTracker,
+    range_hist: RarityHistogram,
     event_open: bool,
     event_min_p: f32,
     quiet_run: u32,
@@ -109,14 +115,7 @@ pub struct PointScore {
 
 impl PointScore {
     fn none(expected: f64) -> Self {
-        Self {
-            score: 0.0,
-            p_value: 1.0,
-            z: 0.0,
-            expected,
-            scale: 0.0,
-            onset: false,
-        }
+        Self { score: 0.0, p_value: 1.0, z: 0.0, expected, scale: 0.0, onset: false }
     }
 }
 
@@ -135,6 +134,8 @@ impl StreamState {
             smooth_mag: [0.0; 3],
             profile: config.seasonality.then(DailyProfile::new),
             hist: RarityHistogram::new(),
+            range: RangeTracker::new(),
+            range_hist: RarityHistogram::new(),
             event_open: false,
             event_min_p: 1.0,
             quiet_run: 0,
@@ -186,9 +187,7 @@ impl StreamState {
         }
         let expected = self.level + seasonal;
         let resid = y - self.level;
-        let floor = f64::from(self.quantum)
-            .max(1e-9 * self.level.abs())
-            .max(1e-12);
+        let floor = f64::from(self.quantum).max(1e-9 * self.level.abs()).max(1e-12);
         let scale = f64::from(self.scale).max(floor * 0.5);
         let z = (resid / scale).clamp(-1e6, 1e6);
 
@@ -205,19 +204,20 @@ impl StreamState {
         }
 
         let scored = self.n > u64::from(config.warmup);
+        let exc = self.range.excursion(x, floor);
         let p = if scored {
-            self.hist.tail_probability(stat)
+            let p_res = self.hist.tail_probability(stat);
+            let p_val = if exc > 0.0 { self.range_hist.tail_probability(exc) } else { 1.0 };
+            (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
         };
         self.hist.add(stat, config.memory);
+        self.range_hist.add(exc, config.memory);
+        self.range.learn(x, config.range_rate, floor);
 
         // event handling: one alarm per sustained excursion
-        let raw = if scored {
-            (-p.log10() / config.score_decades).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let raw = if scored { (-p.log10() / config.score_decades).clamp(0.0, 1.0) } else { 0.0 };
         let mut score = raw;
         let mut onset = false;
         if self.event_open {
@@ -245,11 +245,7 @@ impl StreamState {
 
         // learn, after scoring (causal)
         let clip = 4.0 * scale;
-        let alpha = if self.event_open {
-            (config.level_alpha * 3.0).min(1.0)
-        } else {
-            config.level_alpha
-        };
+        let alpha = if self.event_open { (config.level_alpha * 3.0).min(1.0) } else { config.level_alpha };
         self.level += alpha * resid.clamp(-clip, clip);
         let abs = resid.abs().min(clip) as f32;
         if self.n == 2 {
@@ -260,13 +256,6 @@ impl StreamState {
         if let Some(p) = self.profile.as_mut() {
             p.learn(t_ms, x);
         }
-        PointScore {
-            score,
-            p_value: p,
-            z,
-            expected,
-            scale,
-            onset,
-        }
+        PointScore { score, p_value: p, z, expected, scale, onset }
     }
 }

@@ -19,20 +19,13 @@ pub(crate) struct RarityHistogram {
 mod counts {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(
-        c: &[f32; super::BINS],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(c: &[f32; super::BINS], s: S) -> Result<S::Ok, S::Error> {
         c.as_slice().serialize(s)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<[f32; super::BINS], D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; super::BINS], D::Error> {
         let v = Vec::<f32>::deserialize(d)?;
-        v.try_into().map_err(|v: Vec<f32>| {
-            serde::de::Error::invalid_length(v.len(), &"64 histogram counts")
-        })
+        v.try_into().map_err(|v: Vec<f32>| serde::de::Error::invalid_length(v.len(), &"64 histogram counts"))
     }
 }
 
@@ -47,10 +40,7 @@ fn prior_tail(u: f64) -> f64 {
 
 impl RarityHistogram {
     pub(crate) fn new() -> Self {
-        Self {
-            counts: [0.0; BINS],
-            total: 0.0,
-        }
+        Self { counts: [0.0; BINS], total: 0.0 }
     }
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
@@ -91,13 +81,7 @@ impl RarityHistogram {
         }
         let emp = if total > 0.0 && q_bin < BINS && u > (q_bin as f64 + 1.0) * WIDTH {
             let uq = (q_bin as f64 + 1.0) * WIDTH;
-            let tail_mass: f64 = self
-                .counts
-                .iter()
-                .skip(q_bin + 1)
-                .map(|&c| f64::from(c))
-                .sum::<f64>()
-                .max(1e-9);
+            let tail_mass: f64 = self.counts.iter().skip(q_bin + 1).map(|&c| f64::from(c)).sum::<f64>().max(1e-9);
             // mean excess of the tail over uq, estimated from bin centres
             let excess: f64 = self
                 .counts
@@ -132,9 +116,7 @@ mod tests {
         let mut h = RarityHistogram::new();
         let mut x = 1u64;
         for _ in 0..5000 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let v = ((x >> 33) as f64 / (1u64 << 31) as f64) * 3.0;
             h.add(v, 3000.0);
         }
