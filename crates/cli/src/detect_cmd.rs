@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
+use faultlens::core::Bundle;
 use faultlens::core::Timestamp;
-use faultlens::detect::metrics::{StreamConfig, score_streaming};
+use faultlens::detect::metrics::{self, BatchConfig, DetectConfig, StreamConfig, score_batch, score_streaming};
 
 use crate::output::json;
 use crate::{Failure, Format};
@@ -34,6 +35,17 @@ pub(crate) enum DetectAction {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print the anomalies of a bundle's metric series in its incident window, by service.
+    Bundle {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Streaming (causal, the default) or batch.
+        #[arg(long, value_enum, default_value_t = Mode::Stream)]
+        mode: Mode,
+        /// How many series to list.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
 }
 
 fn fail(code: u8, message: String) -> Failure {
@@ -52,6 +64,7 @@ pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
             };
             series(&input, &output, mode, &config, format)
         }
+        DetectAction::Bundle { dir, mode, top } => bundle(&dir, mode, top, format),
     }
 }
 
@@ -86,7 +99,8 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
         raw.push((t_text, v_text));
     }
     let scores: Vec<f64> = match mode {
-        Mode::Stream | Mode::Batch => score_streaming(&ts, &vs, config).into_iter().map(|p| p.score).collect(),
+        Mode::Stream => score_streaming(&ts, &vs, config).into_iter().map(|p| p.score).collect(),
+        Mode::Batch => score_batch(&ts, &vs, &BatchConfig::default()).scores,
     };
     let mut w = csv::Writer::from_path(output).map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let io = |e: csv::Error| fail(3, format!("{}: {e}", output.display()));
@@ -97,6 +111,73 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
     w.flush().map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     if format == Format::Json {
         return json(&serde_json::json!({"ok": true, "rows": scores.len(), "output": output}));
+    }
+    Ok(())
+}
+
+fn bundle(dir: &PathBuf, mode: Mode, top: usize, format: Format) -> Result<(), Failure> {
+    let data = Bundle::load(dir)?.decode()?;
+    let sources: Vec<String> =
+        (0..data.series.len()).map(|i| data.series_source(i).map(|s| s.path.clone()).unwrap_or_default()).collect();
+    let mode = match mode {
+        Mode::Stream => metrics::Mode::Stream,
+        Mode::Batch => metrics::Mode::Batch,
+    };
+    let analyses = metrics::detect_many(&data.series, &sources, &DetectConfig::default().with_mode(mode));
+    let ranked = metrics::rank_in_window(&data.series, &analyses, data.incident.window);
+    let groups = metrics::group_by_service(&ranked);
+    if format == Format::Json {
+        let top_windows: Vec<_> = ranked
+            .iter()
+            .take(top)
+            .filter_map(|r| {
+                analyses.get(r.index).map(|a| {
+                    (r, a.windows.iter().filter(|w| data.incident.window.contains(w.onset)).collect::<Vec<_>>())
+                })
+            })
+            .map(|(r, w)| serde_json::json!({"series": r, "windows": w}))
+            .collect();
+        return json(
+            &serde_json::json!({"incident": data.incident.id, "anomalous_series": ranked.len(), "groups": groups, "top": top_windows}),
+        );
+    }
+    let det = data.incident.detected_at.as_millis();
+    println!(
+        "{}: {} of {} series anomalous in the window {}",
+        data.incident.id,
+        ranked.len(),
+        data.series.len(),
+        data.incident.window
+    );
+    for (service, g) in &groups {
+        let first = g.iter().map(|r| r.onset).min();
+        println!(
+            "\n{} ({} series, first onset {})",
+            if service.is_empty() { "(no service)" } else { service },
+            g.len(),
+            first.map(|t| crate::output::offset(t.as_millis() - det)).unwrap_or_default()
+        );
+        for r in g.iter().take(top) {
+            let w = analyses.get(r.index).and_then(|a| a.windows.iter().find(|w| w.onset == r.onset));
+            let how = w
+                .map(|w| {
+                    format!(
+                        "{:?} {:+.1} sigma, observed {} vs band {}..{}",
+                        w.direction,
+                        if w.direction == metrics::Direction::Up { w.magnitude_sigmas } else { -w.magnitude_sigmas },
+                        crate::output::num(w.observed),
+                        crate::output::num(w.band_low),
+                        crate::output::num(w.band_high)
+                    )
+                })
+                .unwrap_or_default();
+            println!(
+                "  {:>7} score {:.2}  {}  {how}",
+                crate::output::offset(r.onset.as_millis() - det),
+                r.score,
+                r.selector
+            );
+        }
     }
     Ok(())
 }

@@ -184,7 +184,8 @@ impl Error {
         Self::Decode { path: path.into(), location, expected: expected.into(), found: found.into() }
     }
 
-    pub(crate) fn invalid(what: &'static str, message: impl Into<String>) -> Self {
+    /// An [`Error::InvalidInput`] about `what`.
+    pub fn invalid(what: &'static str, message: impl Into<String>) -> Self {
         Self::InvalidInput { what, message: message.into() }
     }
 }

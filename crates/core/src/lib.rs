@@ -12,6 +12,7 @@ pub mod knowledge;
 pub mod labels;
 pub mod log;
 pub mod series;
+pub mod stage;
 pub mod time;
 pub mod topology;
 
@@ -29,5 +30,6 @@ pub use knowledge::{KnowledgeDoc, PolicyFile, Section};
 pub use labels::Labels;
 pub use log::{LogRecord, Severity};
 pub use series::{MetricSeries, NormalizeReport};
+pub use stage::{SeriesDetector, SeriesStream};
 pub use time::{TimeRange, Timestamp};
 pub use topology::{Edge, Reached, Topology};

@@ -16,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
 use super::tail::RarityHistogram;
@@ -36,16 +37,8 @@ pub struct StreamConfig {
     pub smooth_scale_alpha: f64,
     /// Effective memory of the rarity histogram, in points.
     pub memory: f64,
-    /// Tail probability that opens an event (and the reported alarm).
-    pub event_p: f64,
-    /// Tail probability under which a point counts as quiet.
-    pub quiet_p: f64,
-    /// Quiet points in a row that close an event.
-    pub quiet_points: u32,
-    /// Factor by which a point must be rarer than the event's rarest point to alarm again.
-    pub realarm_factor: f64,
-    /// Score multiplier for points inside an open event.
-    pub event_damping: f64,
+    /// Alarm handling: one reported onset per sustained excursion.
+    pub events: EventConfig,
     /// Step of the range quantile trackers, as a fraction of the spread.
     pub range_rate: f64,
     /// Learn and remove a daily profile when it explains the series.
@@ -63,11 +56,7 @@ impl Default for StreamConfig {
             smooth_alphas: [1.0, 0.25, 0.06],
             smooth_scale_alpha: 0.01,
             memory: 3000.0,
-            event_p: 0.01,
-            quiet_p: 0.05,
-            quiet_points: 100,
-            realarm_factor: 0.01,
-            event_damping: 0.2,
+            events: EventConfig::default(),
             range_rate: 0.03,
             seasonality: true,
             score_decades: 6.0,
@@ -90,9 +79,7 @@ pub struct StreamState {
     hist: RarityHistogram,
     range: RangeTracker,
     range_hist: RarityHistogram,
-    event_open: bool,
-    event_min_p: f32,
-    quiet_run: u32,
+    events: EventState,
     skipped: u64,
 }
 
@@ -136,9 +123,7 @@ impl StreamState {
             hist: RarityHistogram::new(),
             range: RangeTracker::new(),
             range_hist: RarityHistogram::new(),
-            event_open: false,
-            event_min_p: 1.0,
-            quiet_run: 0,
+            events: EventState::default(),
             skipped: 0,
         }
     }
@@ -193,14 +178,14 @@ impl StreamState {
 
         // statistic: the largest standardised smoothed residual over the time scales
         let mut stat = 0f64;
-        for j in 0..3 {
-            let a = config.smooth_alphas[j] as f32;
-            self.smooth[j] += a * (z as f32 - self.smooth[j]);
-            let mag = f64::from(self.smooth_mag[j]).max(if j == 0 { 0.5 } else { 0.05 });
-            let zj = f64::from(self.smooth[j]) / mag;
-            stat = stat.max(zj.abs());
-            let m = self.smooth[j].abs().min(10.0 * self.smooth_mag[j].max(0.1));
-            self.smooth_mag[j] += config.smooth_scale_alpha as f32 * (m - self.smooth_mag[j]);
+        for (j, ((sm, mag_j), &a)) in
+            self.smooth.iter_mut().zip(&mut self.smooth_mag).zip(&config.smooth_alphas).enumerate()
+        {
+            *sm += a as f32 * (z as f32 - *sm);
+            let mag = f64::from(*mag_j).max(if j == 0 { 0.5 } else { 0.05 });
+            stat = stat.max((f64::from(*sm) / mag).abs());
+            let m = sm.abs().min(10.0 * mag_j.max(0.1));
+            *mag_j += config.smooth_scale_alpha as f32 * (m - *mag_j);
         }
 
         let scored = self.n > u64::from(config.warmup);
@@ -216,36 +201,13 @@ impl StreamState {
         self.range_hist.add(exc, config.memory);
         self.range.learn(x, config.range_rate, floor);
 
-        // event handling: one alarm per sustained excursion
-        let raw = if scored { (-p.log10() / config.score_decades).clamp(0.0, 1.0) } else { 0.0 };
-        let mut score = raw;
-        let mut onset = false;
-        if self.event_open {
-            if p < f64::from(self.event_min_p) * config.realarm_factor {
-                self.event_min_p = p as f32;
-                onset = true;
-            } else {
-                score *= config.event_damping;
-                self.event_min_p = self.event_min_p.min(p as f32);
-            }
-            if p > config.quiet_p {
-                self.quiet_run += 1;
-                if self.quiet_run >= config.quiet_points {
-                    self.event_open = false;
-                }
-            } else {
-                self.quiet_run = 0;
-            }
-        } else if scored && p < config.event_p {
-            self.event_open = true;
-            self.event_min_p = p as f32;
-            self.quiet_run = 0;
-            onset = true;
-        }
+        // alarm handling: one reported onset per sustained excursion
+        let (p_out, onset) = if scored { self.events.step(p, &config.events) } else { (1.0, false) };
+        let score = (-p_out.log10() / config.score_decades).clamp(0.0, 1.0);
 
         // learn, after scoring (causal)
         let clip = 4.0 * scale;
-        let alpha = if self.event_open { (config.level_alpha * 3.0).min(1.0) } else { config.level_alpha };
+        let alpha = if self.events.is_open() { (config.level_alpha * 3.0).min(1.0) } else { config.level_alpha };
         self.level += alpha * resid.clamp(-clip, clip);
         let abs = resid.abs().min(clip) as f32;
         if self.n == 2 {

@@ -68,37 +68,33 @@ impl RarityHistogram {
         let mut above: f64 = self.counts.iter().skip(b + 1).map(|&c| f64::from(c)).sum();
         let frac = 1.0 - (u / WIDTH - b as f64).clamp(0.0, 1.0);
         above += f64::from(self.counts.get(b).copied().unwrap_or(0.0)) * frac;
-        // exponential tail beyond the 99th percentile of the history
-        let q_mass = 0.01 * total;
-        let mut acc = 0.0;
-        let mut q_bin = BINS;
-        for i in (0..BINS).rev() {
-            acc += f64::from(self.counts.get(i).copied().unwrap_or(0.0));
-            if acc >= q_mass {
-                q_bin = i;
-                break;
+        // exponential tail beyond the 99th percentile of the history, its decay measured
+        // between the 90th and 99th percentiles so a few extreme points cannot flatten it
+        let emp = match (self.quantile_from_top(0.01), self.quantile_from_top(0.10)) {
+            (Some(u99), Some(u90)) if total > 0.0 && u > u99 => {
+                let beta = ((u99 - u90) / std::f64::consts::LN_10).max(WIDTH / 2.0);
+                0.01 * total * (-(u - u99) / beta).exp()
             }
-        }
-        let emp = if total > 0.0 && q_bin < BINS && u > (q_bin as f64 + 1.0) * WIDTH {
-            let uq = (q_bin as f64 + 1.0) * WIDTH;
-            let tail_mass: f64 = self.counts.iter().skip(q_bin + 1).map(|&c| f64::from(c)).sum::<f64>().max(1e-9);
-            // mean excess of the tail over uq, estimated from bin centres
-            let excess: f64 = self
-                .counts
-                .iter()
-                .enumerate()
-                .skip(q_bin + 1)
-                .map(|(i, &c)| f64::from(c) * ((i as f64 + 0.5) * WIDTH - uq))
-                .sum::<f64>()
-                / tail_mass;
-            let beta = excess.max(WIDTH);
-            let tail_p = (tail_mass / total).max(1.0 / total.max(1.0));
-            tail_p * (-(u - uq) / beta).exp() * total
-        } else {
-            above
+            _ => above,
         };
         let p = (emp + PRIOR * prior_tail(u)) / (total + PRIOR);
         p.clamp(1e-12, 1.0)
+    }
+
+    /// The value of `u` above which a fraction `frac` of the mass lies (upper bin edge).
+    fn quantile_from_top(&self, frac: f64) -> Option<f64> {
+        let target = frac * f64::from(self.total);
+        let mut acc = 0.0;
+        for i in (0..BINS).rev() {
+            let c = f64::from(self.counts.get(i).copied().unwrap_or(0.0));
+            if acc + c >= target && c > 0.0 {
+                // interpolate inside the bin
+                let within = ((target - acc) / c).clamp(0.0, 1.0);
+                return Some((i as f64 + 1.0 - within) * WIDTH);
+            }
+            acc += c;
+        }
+        None
     }
 
     #[cfg(test)]

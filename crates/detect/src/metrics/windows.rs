@@ -1,0 +1,186 @@
+//! Anomaly windows: runs of high scores reported once, at their onset, with evidence.
+
+use faultlens_core::{ContentHasher, Evidence, TimeRange, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Which way the series moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Above the expected band.
+    Up,
+    /// Below the expected band.
+    Down,
+}
+
+/// One anomalous excursion of a series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyWindow {
+    /// First anomalous point.
+    pub onset: Timestamp,
+    /// Last anomalous point.
+    pub end: Timestamp,
+    /// Index of the onset in the input.
+    pub onset_index: usize,
+    /// Index of the end in the input.
+    pub end_index: usize,
+    /// Direction of the excursion at its peak.
+    pub direction: Direction,
+    /// Highest score in the window.
+    pub peak_score: f64,
+    /// Largest distance from the expected value, in the series' units.
+    pub magnitude: f64,
+    /// The same distance in robust standard deviations.
+    pub magnitude_sigmas: f64,
+    /// Expected value at the onset.
+    pub expected: f64,
+    /// Lower edge of the expected band at the onset (expected - 3 scale).
+    pub band_low: f64,
+    /// Upper edge of the expected band at the onset (expected + 3 scale).
+    pub band_high: f64,
+    /// Observed value at the onset.
+    pub observed: f64,
+    /// Evidence: the series, the window, and the hash of its samples.
+    pub evidence: Evidence,
+}
+
+/// Where the scored series came from, for evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SeriesRef {
+    /// Bundle-relative source file (or any name).
+    pub source: String,
+    /// PromQL selector of the series.
+    pub selector: String,
+}
+
+/// How scores become windows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WindowConfig {
+    /// Score at or above which a point is anomalous (0.5 is a tail probability of 1e-3).
+    pub threshold: f64,
+    /// Points below the threshold that may separate two parts of one window.
+    pub merge_gap: usize,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        Self { threshold: 0.5, merge_gap: 5 }
+    }
+}
+
+/// Groups scores into windows. `expected` and `scale` describe the model's expectation
+/// (`scale` per point, or one value repeated).
+#[must_use]
+pub fn windows(
+    series: &SeriesRef,
+    timestamps_ms: &[i64],
+    values: &[f64],
+    scores: &[f64],
+    expected: &[f64],
+    scale: &[f64],
+    config: &WindowConfig,
+) -> Vec<AnomalyWindow> {
+    let n = scores.len().min(timestamps_ms.len()).min(values.len());
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if scores.get(i).copied().unwrap_or(0.0) < config.threshold {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        let mut gap = 0;
+        let mut j = i + 1;
+        while j < n && gap <= config.merge_gap {
+            if scores.get(j).copied().unwrap_or(0.0) >= config.threshold {
+                end = j;
+                gap = 0;
+            } else {
+                gap += 1;
+            }
+            j += 1;
+        }
+        out.push(build(series, timestamps_ms, values, scores, expected, scale, start, end));
+        i = end + 1;
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    series: &SeriesRef,
+    ts: &[i64],
+    values: &[f64],
+    scores: &[f64],
+    expected: &[f64],
+    scale: &[f64],
+    start: usize,
+    end: usize,
+) -> AnomalyWindow {
+    let at = |v: &[f64], k: usize| v.get(k).or_else(|| v.last()).copied().unwrap_or(f64::NAN);
+    let mut peak = (start, 0.0f64, 0.0f64);
+    let mut hasher = ContentHasher::new();
+    let mut peak_score = 0.0f64;
+    for k in start..=end {
+        let (t, v, e) = (ts.get(k).copied().unwrap_or(0), at(values, k), at(expected, k));
+        hasher.part(&t.to_le_bytes()).part(&v.to_le_bytes());
+        peak_score = peak_score.max(at(scores, k));
+        let d = v - e;
+        if d.is_finite() && d.abs() > peak.1.abs() {
+            peak = (k, d, d / at(scale, k).max(f64::MIN_POSITIVE));
+        }
+    }
+    let onset = Timestamp::from_millis(ts.get(start).copied().unwrap_or(0));
+    let end_t = Timestamp::from_millis(ts.get(end).copied().unwrap_or(0));
+    let range = TimeRange { start: onset, end: end_t.max(onset) };
+    let (exp0, sc0, obs0) = (at(expected, start), at(scale, start), at(values, start));
+    let direction = if peak.1 >= 0.0 { Direction::Up } else { Direction::Down };
+    let detail = format!(
+        "{} {} from {onset} to {end_t}: observed {obs0:.4} vs expected {exp0:.4} (band {:.4}..{:.4}), peak {:+.1} sigma, score {peak_score:.2}",
+        series.selector,
+        if direction == Direction::Up { "rose" } else { "fell" },
+        exp0 - 3.0 * sc0,
+        exp0 + 3.0 * sc0,
+        peak.2,
+    );
+    AnomalyWindow {
+        onset,
+        end: end_t,
+        onset_index: start,
+        end_index: end,
+        direction,
+        peak_score,
+        magnitude: peak.1.abs(),
+        magnitude_sigmas: peak.2.abs(),
+        expected: exp0,
+        band_low: exp0 - 3.0 * sc0,
+        band_high: exp0 + 3.0 * sc0,
+        observed: obs0,
+        evidence: Evidence::new(series.source.clone(), series.selector.clone(), hasher.finish(), detail)
+            .with_range(range),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_close_runs_and_reports_onset_once() {
+        let ts: Vec<i64> = (0..20).map(|i| i * 1000).collect();
+        let values: Vec<f64> = (0..20).map(|i| if (5..12).contains(&i) { 10.0 } else { 0.0 }).collect();
+        let mut scores = vec![0.0; 20];
+        for i in [5, 6, 9, 11] {
+            scores[i] = 0.9;
+        }
+        scores[18] = 0.7;
+        let w = windows(&SeriesRef::default(), &ts, &values, &scores, &[0.0; 20], &[1.0; 20], &WindowConfig::default());
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].onset_index, w[0].end_index, w[0].direction), (5, 11, Direction::Up));
+        assert_eq!(w[0].magnitude_sigmas, 10.0);
+        assert_eq!(w[1].onset_index, 18);
+        assert!(w[0].evidence.range.is_some());
+    }
+}
