@@ -238,36 +238,54 @@ pub(crate) fn mstl(y: &[f64], periods: &[usize]) -> Option<(Vec<f64>, Vec<f64>)>
 }
 
 /// Generalised ESD with median and MAD (Seasonal Hybrid ESD on deseasonalised residuals).
+///
+/// The median and MAD are recomputed only after every one percent of points removed: they are
+/// robust, so removing a few extreme points barely moves them, and the test costs
+/// O(n log n) instead of O(k n).
 fn hybrid_esd(resid: &[f64], max_fraction: f64, alpha: f64) -> Vec<usize> {
     let n = resid.len();
     let k = ((n as f64) * max_fraction) as usize;
     if n < 16 || k == 0 {
         return Vec::new();
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    let mut removed = Vec::new();
+    let refresh_every = (n / 100).max(1);
+    let mut alive = vec![true; n];
+    let mut removed = Vec::with_capacity(k);
     let mut last_significant = 0;
+    let mut order: Vec<usize> = Vec::new();
+    let mut cursor = 0;
+    let (mut med, mut mad) = (0.0, 0.0);
     for i in 1..=k {
-        let mut vals: Vec<f64> = idx.iter().filter_map(|&j| resid.get(j).copied()).collect();
-        let med = median_of(&mut vals);
-        let mut dev: Vec<f64> = vals.iter().map(|v| (v - med).abs()).collect();
-        let mad = median_of(&mut dev) * 1.4826;
-        if mad <= 0.0 {
-            break;
+        if (i - 1) % refresh_every == 0 {
+            let mut vals: Vec<f64> = resid.iter().zip(&alive).filter(|(_, a)| **a).map(|(v, _)| *v).collect();
+            med = median_of(&mut vals);
+            let mut dev: Vec<f64> = vals.iter().map(|v| (v - med).abs()).collect();
+            mad = median_of(&mut dev) * 1.4826;
+            if mad <= 0.0 {
+                break;
+            }
+            order = (0..n).filter(|&j| alive.get(j).copied().unwrap_or(false)).collect();
+            let key = |j: &usize| (resid.get(*j).copied().unwrap_or(med) - med).abs();
+            let cmp = |a: &usize, b: &usize| key(b).total_cmp(&key(a)).then(a.cmp(b));
+            // only the next `refresh_every` candidates are needed before the next refresh
+            if order.len() > refresh_every {
+                order.select_nth_unstable_by(refresh_every, cmp);
+                order.truncate(refresh_every);
+            }
+            order.sort_by(cmp);
+            cursor = 0;
         }
-        let Some((pos, r)) = idx
-            .iter()
-            .enumerate()
-            .map(|(pos, &j)| (pos, (resid.get(j).copied().unwrap_or(med) - med).abs() / mad))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-        else {
-            break;
-        };
+        let Some(&j) = order.get(cursor) else { break };
+        cursor += 1;
+        let r = (resid.get(j).copied().unwrap_or(med) - med).abs() / mad;
         let m = (n - i + 1) as f64;
         let p = 1.0 - alpha / (2.0 * m);
         let t = student_t_quantile(p, m - 2.0);
         let lambda = (m - 1.0) * t / ((m - 2.0 + t * t) * m).sqrt();
-        removed.push(idx.swap_remove(pos));
+        if let Some(a) = alive.get_mut(j) {
+            *a = false;
+        }
+        removed.push(j);
         if r > lambda {
             last_significant = i;
         }
@@ -432,8 +450,10 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
     // are not anomalies: this keeps noise-free and integer series from exploding
     let spread_floor = {
         let mut sorted = y.clone();
-        sorted.sort_by(f64::total_cmp);
-        let q = |f: f64| sorted.get(((sorted.len() - 1) as f64 * f) as usize).copied().unwrap_or(0.0);
+        let mut q = |f: f64| {
+            let k = ((sorted.len() - 1) as f64 * f) as usize;
+            sorted.select_nth_unstable_by(k, f64::total_cmp).1.to_owned()
+        };
         let quantum = y
             .windows(2)
             .filter_map(|w| match w {
@@ -441,7 +461,7 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
                 _ => None,
             })
             .fold(f64::INFINITY, f64::min);
-        (0.005 * (q(0.75) - q(0.25))).max(if quantum.is_finite() { quantum * 0.5 } else { 0.0 }).max(1e-12)
+        (0.005 * (q(0.75) - q(0.25)).abs()).max(if quantum.is_finite() { quantum * 0.5 } else { 0.0 }).max(1e-12)
     };
     let residuals = |trend: &[f64]| -> (Vec<f64>, f64, f64) {
         let resid: Vec<f64> = y.iter().zip(trend).zip(&seasonal).map(|((v, t), s)| v - t - s).collect();

@@ -73,7 +73,9 @@ impl DailyProfile {
         // the base is a one-day exponential average of the deseasonalised value
         let dt = (t_ms - self.last_t).max(0) as f64;
         self.last_t = t_ms;
-        let a_base = 1.0 - (-dt / DAY_MS as f64).exp();
+        // 1 - exp(-x) for the small steps involved, without the exp
+        let xd = dt / DAY_MS as f64;
+        let a_base = xd / (1.0 + xd);
         let pv = self.raw_value(t_ms);
         self.base += a_base * (x - f64::from(pv) - self.base);
         let dev = (x - self.base) as f32;
@@ -86,8 +88,10 @@ impl DailyProfile {
         let r = dev - pv;
         self.resid_var += 0.01 * (r * r - self.resid_var);
         self.total_var += 0.01 * (dev * dev - self.total_var);
-        if i as u16 != self.last_bin {
-            self.last_bin = i as u16;
+        // re-centre and re-decide every two hours of the day, not on every bin
+        let block = (i / 8) as u16;
+        if block != self.last_bin {
+            self.last_bin = block;
             self.refresh(t_ms);
         }
     }

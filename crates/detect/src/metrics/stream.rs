@@ -190,15 +190,17 @@ impl StreamState {
 
         let scored = self.n > u64::from(config.warmup);
         let exc = self.range.excursion(x, floor);
+        let u_stat = stat.ln_1p();
+        let u_exc = exc.ln_1p();
         let p = if scored {
-            let p_res = self.hist.tail_probability(stat);
-            let p_val = if exc > 0.0 { self.range_hist.tail_probability(exc) } else { 1.0 };
+            let p_res = self.hist.tail_probability_u(u_stat);
+            let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(u_exc) } else { 1.0 };
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
         };
-        self.hist.add(stat, config.memory);
-        self.range_hist.add(exc, config.memory);
+        self.hist.add_u(u_stat, config.memory);
+        self.range_hist.add_u(u_exc, config.memory);
         self.range.learn(x, config.range_rate, floor);
 
         // alarm handling: one reported onset per sustained excursion

@@ -8,12 +8,24 @@ const WIDTH: f64 = 0.125;
 /// Prior pseudo-count, spread as an exponential distribution of the statistic.
 const PRIOR: f64 = 20.0;
 
+/// Adds between refreshes of the cached tail quantiles.
+const REFRESH: u16 = 16;
+
 /// A decayed histogram of a non-negative statistic.
+///
+/// Decay is lazy: instead of shrinking every count on each add, a new point is worth `unit`,
+/// which grows by `1 / decay` per add (everything is rescaled when it gets large), so an add is
+/// O(1). The 90th and 99th percentiles that shape the tail are cached and refreshed every
+/// [`REFRESH`] adds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct RarityHistogram {
     #[serde(with = "counts")]
     counts: [f32; BINS],
     total: f32,
+    unit: f32,
+    u90: f32,
+    u99: f32,
+    since_refresh: u16,
 }
 
 mod counts {
@@ -40,38 +52,60 @@ fn prior_tail(u: f64) -> f64 {
 
 impl RarityHistogram {
     pub(crate) fn new() -> Self {
-        Self { counts: [0.0; BINS], total: 0.0 }
+        Self { counts: [0.0; BINS], total: 0.0, unit: 1.0, u90: f32::NAN, u99: f32::NAN, since_refresh: REFRESH }
     }
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
     pub(crate) fn add(&mut self, stat: f64, memory: f64) {
-        let decay = (1.0 - 1.0 / memory.max(10.0)) as f32;
-        let u = stat.max(0.0).ln_1p();
-        if self.total > 0.0 {
-            for c in &mut self.counts {
-                *c *= decay;
-            }
-            self.total *= decay;
-        }
+        self.add_u(stat.max(0.0).ln_1p(), memory);
+    }
+
+    /// [`Self::add`] for a statistic already mapped to `u = ln(1 + stat)`.
+    pub(crate) fn add_u(&mut self, u: f64, memory: f64) {
         if let Some(c) = self.counts.get_mut(bin_of(u)) {
-            *c += 1.0;
+            *c += self.unit;
         }
-        self.total += 1.0;
+        self.total += self.unit;
+        self.unit /= (1.0 - 1.0 / memory.max(10.0)) as f32;
+        if self.unit > 1e20 {
+            for c in &mut self.counts {
+                *c /= self.unit;
+            }
+            self.total /= self.unit;
+            self.unit = 1.0;
+        }
+        self.since_refresh = self.since_refresh.saturating_add(1);
+    }
+
+    fn refresh(&mut self) {
+        if self.since_refresh >= REFRESH {
+            self.u99 = self.quantile_from_top(0.01).map_or(f32::NAN, |v| v as f32);
+            self.u90 = self.quantile_from_top(0.10).map_or(f32::NAN, |v| v as f32);
+            self.since_refresh = 0;
+        }
     }
 
     /// P(S >= stat) under the history, blended with a weak prior, never exactly zero.
-    pub(crate) fn tail_probability(&self, stat: f64) -> f64 {
-        let u = stat.max(0.0).ln_1p();
+    pub(crate) fn tail_probability(&mut self, stat: f64) -> f64 {
+        self.tail_probability_u(stat.max(0.0).ln_1p())
+    }
+
+    /// [`Self::tail_probability`] for `u = ln(1 + stat)`.
+    pub(crate) fn tail_probability_u(&mut self, u: f64) -> f64 {
+        self.refresh();
         let b = bin_of(u);
-        let total = f64::from(self.total);
+        let unit = f64::from(self.unit);
+        let total = f64::from(self.total) / unit;
         // empirical mass at or above u (linear within the bin)
-        let mut above: f64 = self.counts.iter().skip(b + 1).map(|&c| f64::from(c)).sum();
+        let mut above = f64::from(self.counts.get(b + 1..).unwrap_or_default().iter().sum::<f32>());
         let frac = 1.0 - (u / WIDTH - b as f64).clamp(0.0, 1.0);
         above += f64::from(self.counts.get(b).copied().unwrap_or(0.0)) * frac;
+        let above = above / unit;
         // exponential tail beyond the 99th percentile of the history, its decay measured
         // between the 90th and 99th percentiles so a few extreme points cannot flatten it
-        let emp = match (self.quantile_from_top(0.01), self.quantile_from_top(0.10)) {
-            (Some(u99), Some(u90)) if total > 0.0 && u > u99 => {
+        let (u99, u90) = (f64::from(self.u99), f64::from(self.u90));
+        let emp = match (u99.is_finite(), u90.is_finite()) {
+            (true, true) if total > 0.0 && u > u99 => {
                 let beta = ((u99 - u90) / std::f64::consts::LN_10).max(WIDTH / 2.0);
                 0.01 * total * (-(u - u99) / beta).exp()
             }
@@ -99,7 +133,7 @@ impl RarityHistogram {
 
     #[cfg(test)]
     pub(crate) fn total(&self) -> f64 {
-        f64::from(self.total)
+        f64::from(self.total / self.unit)
     }
 }
 

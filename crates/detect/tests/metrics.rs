@@ -1,0 +1,186 @@
+//! Invariants and bad-input behaviour of the metric detectors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use faultlens_core::{Labels, MetricSeries, SeriesDetector, TimeRange, Timestamp};
+use faultlens_detect::metrics::{
+    DetectConfig, Ensemble, Mode, StreamConfig, StreamingDetector, detect_many, group_by_service, rank_in_window,
+    score_streaming,
+};
+use proptest::prelude::*;
+
+fn detectors() -> Vec<Ensemble> {
+    vec![
+        Ensemble::new(DetectConfig::default().with_mode(Mode::Stream)),
+        Ensemble::new(DetectConfig::default().with_mode(Mode::Batch)),
+    ]
+}
+
+/// Every detector gives one finite score in [0, 1] per point, and the same scores twice.
+fn conforms(ts: &[i64], vs: &[f64]) {
+    for d in detectors() {
+        let a = d.score_batch(ts, vs).unwrap();
+        assert_eq!(a.len(), vs.len(), "{}", d.name());
+        assert!(a.iter().all(|s| s.is_finite() && (0.0..=1.0).contains(s)), "{}: {a:?}", d.name());
+        assert_eq!(a, d.score_batch(ts, vs).unwrap(), "{} is not deterministic", d.name());
+        let mut st = d.start_stream();
+        for (&t, &v) in ts.iter().zip(vs) {
+            let s = st.update(t, v);
+            assert!(s.is_finite() && (0.0..=1.0).contains(&s));
+        }
+    }
+}
+
+fn regular(n: usize, step: i64) -> Vec<i64> {
+    (0..n as i64).map(|i| 1_700_000_000_000 + i * step).collect()
+}
+
+fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % 10_000) as f64 / 10_000.0 - 0.5
+        })
+        .collect()
+}
+
+#[test]
+fn bad_inputs_have_defined_behaviour() {
+    conforms(&[], &[]);
+    conforms(&[5], &[1.0]);
+    let ts = regular(500, 60_000);
+    conforms(&ts, &vec![f64::NAN; 500]);
+    conforms(&ts, &vec![f64::INFINITY; 500]);
+    let mut mixed = noise(500, 1);
+    for i in (0..500).step_by(7) {
+        mixed[i] = if i % 2 == 0 { f64::NAN } else { f64::NEG_INFINITY };
+    }
+    conforms(&ts, &mixed);
+    // non-monotonic and duplicate timestamps
+    let mut shuffled = ts.clone();
+    shuffled.swap(10, 200);
+    shuffled[300] = shuffled[299];
+    conforms(&shuffled, &noise(500, 2));
+    // irregular sampling and a gap of three days
+    let mut irregular: Vec<i64> = ts.iter().enumerate().map(|(i, t)| t + (i as i64 % 7) * 9_000).collect();
+    for t in irregular.iter_mut().skip(250) {
+        *t += 3 * 86_400_000;
+    }
+    conforms(&irregular, &noise(500, 3));
+    // mismatched lengths are an error, not a panic
+    assert!(detectors()[0].score_batch(&ts[..3], &[1.0]).is_err());
+}
+
+#[test]
+fn constant_flat_and_quantised_series_do_not_storm() {
+    let ts = regular(3000, 60_000);
+    for d in detectors() {
+        let flat = d.score_batch(&ts, &vec![42.0; 3000]).unwrap();
+        assert!(flat.iter().all(|&s| s < 0.5), "{}: constant series alarmed", d.name());
+        // an integer counter that mostly sits still and ticks by one
+        let quant: Vec<f64> = noise(3000, 9).iter().map(|v| if *v > 0.45 { 1.0 } else { 0.0 }).collect();
+        let s = d.score_batch(&ts, &quant).unwrap();
+        let alarms = s.iter().filter(|&&v| v >= 0.5).count();
+        assert!(alarms <= 15, "{}: {alarms} alarms on a quantised series", d.name());
+        // a sparse series: zero but for rare single events of the same size
+        let sparse: Vec<f64> = (0..3000).map(|i| if i % 97 == 0 { 5.0 } else { 0.0 }).collect();
+        let s = d.score_batch(&ts, &sparse).unwrap();
+        let late = s.iter().skip(1500).filter(|&&v| v >= 0.5).count();
+        assert!(late <= 3, "{}: a recurring event kept alarming ({late})", d.name());
+    }
+}
+
+#[test]
+fn spikes_and_shifts_are_found_once_at_onset() {
+    let ts = regular(2000, 60_000);
+    let mut v = noise(2000, 5);
+    v[1200] += 25.0;
+    for x in v.iter_mut().skip(1600) {
+        *x += 10.0;
+    }
+    for d in detectors() {
+        let s = d.score_batch(&ts, &v).unwrap();
+        assert!(s[1200] >= 0.5, "{}: spike scored {}", d.name(), s[1200]);
+        let onset = (1598..1606).map(|i| s[i]).fold(0.0, f64::max);
+        assert!(onset >= 0.5, "{}: shift onset scored {onset}", d.name());
+        let after = s[1620..].iter().filter(|&&x| x >= 0.5).count();
+        assert!(after <= 2, "{}: the shift alarmed {after} more times", d.name());
+        let before = s[200..1190].iter().filter(|&&x| x >= 0.5).count();
+        assert!(before <= 2, "{}: {before} false alarms on noise", d.name());
+    }
+}
+
+#[test]
+fn state_round_trips_and_continues_identically() {
+    let ts = regular(3000, 300_000);
+    let v: Vec<f64> = noise(3000, 8).iter().enumerate().map(|(i, n)| (i as f64 / 40.0).sin() * 3.0 + n).collect();
+    let mut a = StreamingDetector::default();
+    let first: Vec<f64> = ts[..1500].iter().zip(&v[..1500]).map(|(&t, &x)| a.update(t, x).score).collect();
+    let saved = serde_json::to_string(&a).unwrap();
+    let mut b: StreamingDetector = serde_json::from_str(&saved).unwrap();
+    for (&t, &x) in ts[1500..].iter().zip(&v[1500..]) {
+        assert_eq!(a.update(t, x), b.update(t, x));
+    }
+    let whole: Vec<f64> = score_streaming(&ts, &v, &StreamConfig::default()).iter().map(|p| p.score).collect();
+    assert_eq!(&whole[..1500], &first[..]);
+    assert!(a.state().memory_bytes() <= 2048, "state is {} bytes", a.state().memory_bytes());
+}
+
+#[test]
+fn many_series_rank_and_group() {
+    let ts = regular(600, 60_000);
+    let mut series = Vec::new();
+    for (i, svc) in ["api", "api", "db", "web"].iter().enumerate() {
+        let mut v = noise(600, i as u64 + 20);
+        if *svc != "web" {
+            for x in v.iter_mut().skip(500) {
+                *x += if *svc == "db" { 30.0 } else { 12.0 };
+            }
+        }
+        let labels = Labels::from_pairs([("service", *svc), ("pod", &format!("p{i}"))]);
+        series.push(MetricSeries::new("m", labels, ts.clone(), v).unwrap());
+    }
+    let config = DetectConfig::default();
+    let analyses = detect_many(&series, &[], &config);
+    assert_eq!(analyses, detect_many(&series, &[], &config), "parallel detection must be deterministic");
+    let range = TimeRange::new(Timestamp::from_millis(ts[450]), Timestamp::from_millis(ts[599])).unwrap();
+    let ranked = rank_in_window(&series, &analyses, range);
+    assert_eq!(ranked.len(), 3);
+    assert!(ranked.iter().all(|r| r.service.as_deref() != Some("web")));
+    let groups = group_by_service(&ranked);
+    let names: Vec<&str> = groups.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"api") && names.contains(&"db"));
+    let w = &analyses[ranked[0].index].windows[0];
+    assert!(w.evidence.range.is_some() && !w.evidence.detail.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn scores_bounded_and_deterministic(vals in proptest::collection::vec(prop_oneof![
+        8 => -1e6f64..1e6,
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(0.0),
+    ], 0..300), steps in proptest::collection::vec(-5i64..120, 0..300)) {
+        let mut t = 1_700_000_000_000i64;
+        let ts: Vec<i64> = (0..vals.len()).map(|i| { t += steps.get(i).copied().unwrap_or(60) * 1000; t }).collect();
+        conforms(&ts, &vals);
+    }
+
+    /// Causal: changing the point at t+1 never changes the score at t or before.
+    #[test]
+    fn streaming_never_reads_the_future(vals in proptest::collection::vec(-100f64..100.0, 20..200), k in 0usize..199, bump in -1e4f64..1e4) {
+        let k = k % vals.len();
+        let ts = regular(vals.len(), 60_000);
+        let a: Vec<f64> = score_streaming(&ts, &vals, &StreamConfig::default()).iter().map(|p| p.score).collect();
+        let mut changed = vals.clone();
+        changed[k] += bump;
+        let b: Vec<f64> = score_streaming(&ts, &changed, &StreamConfig::default()).iter().map(|p| p.score).collect();
+        prop_assert_eq!(&a[..k], &b[..k]);
+    }
+}
