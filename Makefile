@@ -57,6 +57,14 @@ fuzz:
 bench:
 	$(CARGO) bench -p faultlens-benches
 
+## Accuracy on the shared benchmark subsets (skipped with a message when ../shared is absent).
+eval:
+	$(CARGO) build --release -q -p faultlens-cli
+	@echo "== NAB dev, streaming (causal) mode"
+	scripts/nab-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
+	@echo "== NAB dev, batch mode"
+	NAB_MODE=batch scripts/nab-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
+
 ## Regenerate the committed JSON Schema of the manifest.
 schema:
 	FAULTLENS_UPDATE_SCHEMA=1 $(CARGO) test -q -p faultlens-core --test bundle json_schema_has_not_drifted

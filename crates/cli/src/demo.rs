@@ -1,14 +1,15 @@
 //! `faultlens demo`: the pipeline on the demo incident, summarised for a person.
 //!
 //! Today the pipeline is: load and verify the bundle, decode every source, then summarise the
-//! incident, its alert, the changes around it, the signals that moved most between the
-//! baseline and the incident, error-log surges and the alerting service's blast radius.
+//! incident, its alert, the changes around it, the anomalies the streaming detector finds in
+//! the incident window (by service, in order of onset), error-log surges and the alerting service's blast radius.
 //! Root-cause ranking is reported as not yet available until faultlens-correlate provides it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use faultlens::core::{Bundle, IncidentData};
+use faultlens::detect::metrics;
 use faultlens::sim::{Scenario, SimConfig, generate};
 use serde::Serialize;
 
@@ -20,13 +21,13 @@ pub(crate) fn demo_config() -> SimConfig {
     SimConfig::default().with_seed(1).with_scenario(Scenario::BadDeploy)
 }
 
+/// One service's anomalous series in the incident window.
 #[derive(Debug, Serialize)]
-struct Shift {
+struct ServiceAnomalies {
     service: String,
-    metric: String,
-    baseline_median: f64,
-    recent_median: f64,
-    robust_z: f64,
+    first_onset: faultlens::core::Timestamp,
+    series: Vec<faultlens::detect::metrics::RankedSeries>,
+    strongest: Option<faultlens::detect::metrics::AnomalyWindow>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,67 +43,29 @@ struct Summary {
     incident: faultlens::core::Incident,
     alerts: Vec<faultlens::core::Alert>,
     changes: Vec<faultlens::core::ChangeEvent>,
-    shifts: Vec<Shift>,
+    anomalies: Vec<ServiceAnomalies>,
     log_surges: Vec<LogSurge>,
     blast_radius: Vec<faultlens::core::Reached>,
     hypotheses: Option<Vec<faultlens::core::Hypothesis>>,
 }
 
-fn median(v: &mut [f64]) -> Option<f64> {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return None;
-    }
-    let a = *v.get((n - 1) / 2)?;
-    let b = *v.get(n / 2)?;
-    Some(0.5 * (a + b))
-}
-
-/// Per service and metric (pods averaged per timestamp), how far the median of the recent
-/// window moved from the baseline median, in robust standard deviations (1.4826 x MAD).
-fn shifts(data: &IncidentData) -> Vec<Shift> {
-    let det = data.incident.detected_at.as_millis();
-    let recent = (det - 20 * 60_000, det + 5 * 60_000);
-    let mut grouped: BTreeMap<(String, String), BTreeMap<i64, (f64, u32)>> = BTreeMap::new();
-    for s in &data.series {
-        let service = s.service(None).unwrap_or("?").to_string();
-        let g = grouped.entry((service, s.name().to_string())).or_default();
-        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
-            if v.is_finite() {
-                let e = g.entry(t).or_insert((0.0, 0));
-                e.0 += v;
-                e.1 += 1;
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for ((service, metric), points) in grouped {
-        let (mut base, mut rec) = (Vec::new(), Vec::new());
-        for (t, (sum, n)) in points {
-            let v = sum / f64::from(n);
-            if t < recent.0 {
-                base.push(v);
-            } else if t <= recent.1 {
-                rec.push(v);
-            }
-        }
-        if base.len() < 10 || rec.len() < 3 {
-            continue;
-        }
-        let (Some(bm), Some(rm)) = (median(&mut base), median(&mut rec)) else {
-            continue;
-        };
-        let mut dev: Vec<f64> = base.iter().map(|v| (v - bm).abs()).collect();
-        let mad = median(&mut dev).unwrap_or(0.0) * 1.4826;
-        let z = (rm - bm) / mad.max(bm.abs() * 0.01).max(1e-9);
-        if z.abs() >= 3.0 {
-            out.push(Shift { service, metric, baseline_median: bm, recent_median: rm, robust_z: z });
-        }
-    }
-    out.sort_by(|a, b| b.robust_z.abs().total_cmp(&a.robust_z.abs()).then_with(|| a.service.cmp(&b.service)));
-    out.truncate(8);
-    out
+/// Anomalies found by the streaming detector in the incident window on per-service series,
+/// grouped by service in order of first onset.
+fn anomalies(data: &IncidentData) -> Vec<ServiceAnomalies> {
+    // one continuous series per metric and service, whatever the pod churn
+    let series = metrics::aggregate_by(&data.series, &["service"]);
+    let analyses = metrics::detect_many(&series, &[], &metrics::DetectConfig::default());
+    let ranked = metrics::rank_in_window(&series, &analyses, data.incident.window);
+    metrics::group_by_service(&ranked)
+        .into_iter()
+        .filter_map(|(service, series)| {
+            let first_onset = series.iter().map(|r| r.onset).min()?;
+            let strongest = series
+                .first()
+                .and_then(|r| analyses.get(r.index)?.windows.iter().find(|w| w.onset == r.onset).cloned());
+            Some(ServiceAnomalies { service, first_onset, series, strongest })
+        })
+        .collect()
 }
 
 fn log_surges(data: &IncidentData) -> Vec<LogSurge> {
@@ -157,7 +120,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         incident: data.incident.clone(),
         alerts: data.alerts.clone(),
         changes,
-        shifts: shifts(&data),
+        anomalies: anomalies(&data),
         log_surges: log_surges(&data),
         blast_radius: alerting.as_deref().map(|s| data.topology.dependencies(s, 8)).unwrap_or_default(),
         hypotheses: None,
@@ -200,19 +163,28 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         );
     }
     println!();
-    println!("LARGEST METRIC SHIFTS (median of the last 20 minutes vs the baseline, robust z)");
-    if summary.shifts.is_empty() {
-        println!("  none above 3 robust standard deviations");
+    println!("ANOMALIES IN THE WINDOW (streaming detector), by service in order of onset");
+    if summary.anomalies.is_empty() {
+        println!("  none");
     }
-    for s in &summary.shifts {
+    for g in &summary.anomalies {
         println!(
-            "  {:<16} {:<36} {:>9} -> {:<9} z={:+.1}",
-            s.service,
-            s.metric,
-            num(s.baseline_median),
-            num(s.recent_median),
-            s.robust_z
+            "  {:>7}  {:<16} {} series",
+            offset(g.first_onset.as_millis() - det.as_millis()),
+            if g.service.is_empty() { "(no service)" } else { &g.service },
+            g.series.len()
         );
+        if let Some(w) = &g.strongest {
+            let sign = if w.direction == metrics::Direction::Up { 1.0 } else { -1.0 };
+            println!(
+                "           strongest: {} {:+.1} sigma, {} vs expected {}..{}",
+                g.series.first().map(|r| r.selector.split('{').next().unwrap_or_default()).unwrap_or_default(),
+                sign * w.magnitude_sigmas,
+                num(w.observed),
+                num(w.band_low),
+                num(w.band_high)
+            );
+        }
     }
     println!();
     println!("ERROR LOG SURGES (error lines, 20 minutes before vs the last 25 minutes)");

@@ -74,14 +74,14 @@ fn demo_is_readable_and_deterministic() {
     let b = b.to_str().unwrap();
     let text = ok(&["demo", "--bundle", b]);
     for section in
-        ["INCIDENT", "CHANGES IN THE WINDOW", "LARGEST METRIC SHIFTS", "ERROR LOG SURGES", "RANKED HYPOTHESES"]
+        ["INCIDENT", "CHANGES IN THE WINDOW", "ANOMALIES IN THE WINDOW", "ERROR LOG SURGES", "RANKED HYPOTHESES"]
     {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
     assert_eq!(text, ok(&["demo", "--bundle", b]));
     let v: serde_json::Value = serde_json::from_str(&ok(&["demo", "--bundle", b, "--format", "json"])).unwrap();
     assert!(!v["changes"].as_array().unwrap().is_empty());
-    assert!(!v["shifts"].as_array().unwrap().is_empty());
+    assert!(!v["anomalies"].as_array().unwrap().is_empty());
 }
 
 #[test]
@@ -125,4 +125,51 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+#[test]
+fn detect_series_keeps_every_row_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..400 {
+        let v = if i == 300 {
+            "95".to_string()
+        } else if i == 50 {
+            String::new()
+        } else {
+            format!("{}", 10 + (i * 7) % 5)
+        };
+        text.push_str(&format!("2024-01-01 {:02}:{:02}:00,{v}\n", i / 60, i % 60));
+    }
+    text.push_str("2024-01-01 00:00:00,7\n"); // out of order: kept, scored 0
+    std::fs::write(&input, &text).unwrap();
+    for mode in ["stream", "batch"] {
+        let out = dir.path().join(format!("{mode}.csv"));
+        ok(&["detect", "series", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", mode]);
+        let rows: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(str::to_string).collect();
+        assert_eq!(rows[0], "timestamp,value,anomaly_score");
+        assert_eq!(rows.len(), 402, "{mode}");
+        let inputs: Vec<&str> = text.lines().collect();
+        for (i, r) in rows.iter().enumerate().skip(1) {
+            let (a, b) = (r.rsplit_once(',').unwrap().0, inputs[i]);
+            assert_eq!(a, b, "{mode} row {i}");
+        }
+        let spike: f64 = rows[301].rsplit_once(',').unwrap().1.parse().unwrap();
+        assert!(spike >= 0.5, "{mode}: spike scored {spike}");
+        assert!(rows[401].ends_with(",0.000000"));
+    }
+    std::fs::write(&input, "timestamp,value\nnot a time,1\n").unwrap();
+    let r = faultlens(&["detect", "series", input.to_str().unwrap(), "--output", "/dev/null"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("line 2"));
+}
+
+#[test]
+fn detect_bundle_reports_by_service() {
+    let b = repo().join("examples/bundles/bad-deploy");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["detect", "bundle", b.to_str().unwrap(), "--format", "json"])).unwrap();
+    assert!(v["anomalous_series"].as_u64().unwrap() > 0);
+    assert!(v["top"][0]["windows"][0]["evidence"]["sha256"].is_string());
 }

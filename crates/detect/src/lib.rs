@@ -1,4 +1,4 @@
-//! faultlens detect: anomaly detection for metric series (and, later, logs).
+#![doc = include_str!("../README.md")]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 pub mod metrics;

@@ -184,3 +184,29 @@ proptest! {
         prop_assert_eq!(&a[..k], &b[..k]);
     }
 }
+
+#[test]
+fn aggregation_bridges_pod_churn() {
+    let ts = regular(400, 60_000);
+    let old = MetricSeries::new(
+        "err",
+        Labels::from_pairs([("service", "a"), ("pod", "a-1")]),
+        ts[..300].to_vec(),
+        noise(300, 4),
+    )
+    .unwrap();
+    let new_vals: Vec<f64> = noise(100, 5).iter().map(|v| v + 20.0).collect();
+    let new =
+        MetricSeries::new("err", Labels::from_pairs([("service", "a"), ("pod", "a-2")]), ts[300..].to_vec(), new_vals)
+            .unwrap();
+    let agg = faultlens_detect::metrics::aggregate_by(&[old, new], &["service"]);
+    assert_eq!(agg.len(), 1);
+    assert_eq!(agg[0].len(), 400);
+    assert_eq!(agg[0].labels().get("pod"), None);
+    let a = detect_many(&agg, &[], &DetectConfig::default());
+    assert!(
+        a[0].windows.iter().any(|w| w.onset_index == 300),
+        "{:?}",
+        a[0].windows.iter().map(|w| w.onset_index).collect::<Vec<_>>()
+    );
+}

@@ -278,3 +278,32 @@ pub fn group_by_service(ranked: &[RankedSeries]) -> Vec<(String, Vec<RankedSerie
     out.sort_by_key(|(name, g)| (g.iter().map(|r| r.onset).min(), name.clone()));
     out
 }
+
+/// Merges series that share a metric name and the values of `keep` labels (for example
+/// `["service"]`), averaging the members at each timestamp. Pods come and go with every deploy;
+/// the per-service mean keeps one continuous history, so a regression on new pods is compared
+/// with the old pods' baseline instead of starting a series with no history. The mean keeps the
+/// shape of rates, ratios and latencies alike, which is what detection needs.
+#[must_use]
+pub fn aggregate_by(series: &[MetricSeries], keep: &[&str]) -> Vec<MetricSeries> {
+    let mut groups: BTreeMap<(String, faultlens_core::Labels), BTreeMap<i64, (f64, u32)>> = BTreeMap::new();
+    for s in series {
+        let labels: faultlens_core::Labels = keep.iter().filter_map(|k| s.labels().get(k).map(|v| (*k, v))).collect();
+        let g = groups.entry((s.name().to_string(), labels)).or_default();
+        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
+            if v.is_finite() {
+                let e = g.entry(t).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|((name, labels), points)| {
+            let (ts, vs): (Vec<i64>, Vec<f64>) =
+                points.into_iter().map(|(t, (sum, n))| (t, sum / f64::from(n))).unzip();
+            MetricSeries::new(name, labels, ts, vs).ok()
+        })
+        .collect()
+}
