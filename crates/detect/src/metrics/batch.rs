@@ -498,7 +498,7 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
         hist.add(v, 1e12);
     }
     let esd = hybrid_esd(&resid, config.esd_max_fraction, config.esd_alpha);
-    let mut p: Vec<f64> = z.iter().map(|&v| hist.tail_probability(v)).collect();
+    let mut p: Vec<f64> = z.iter().map(|&v| hist.tail_probability_leave_one_out(v)).collect();
     // a level shift's onset is as rare as its size against the residual scale
     for &k in &shifts {
         let before = deseason.get(k.saturating_sub(config.min_segment)..k).unwrap_or_default();

@@ -1,58 +1,61 @@
 //! Daily seasonality for the streaming scorer: a time-of-day profile learned online.
 //!
-//! The profile has [`BINS`] bins over the UTC day, read with linear interpolation. It is
-//! learned from every point but only used once it has seen two days and its amplitude is
-//! comparable to the noise, so non-seasonal series are scored exactly as without it.
+//! The profile has one bin per sampling step over the UTC day, between [`MIN_BINS`] and
+//! [`MAX_BINS`] (so hourly data gets 24 bins and 5-minute data 96), read with linear
+//! interpolation. It is learned from every point but only used once it has seen two days and
+//! explains most of the variance, so non-seasonal series are scored exactly as without it.
 
 use serde::{Deserialize, Serialize};
 
-/// Bins per day (15-minute resolution).
-pub(crate) const BINS: usize = 96;
+/// Fewest bins per day.
+pub(crate) const MIN_BINS: usize = 24;
+/// Most bins per day (15-minute resolution).
+pub(crate) const MAX_BINS: usize = 96;
 const DAY_MS: i64 = 86_400_000;
-const BIN_MS: f64 = DAY_MS as f64 / BINS as f64;
 
 /// A learned time-of-day profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DailyProfile {
     bins: Vec<f32>,
-    visits: Vec<u16>,
+    visits: Vec<u8>,
     first_t: i64,
     last_t: i64,
     base: f64,
     total_var: f32,
     resid_var: f32,
     active: bool,
-    last_bin: u16,
+    last_block: u16,
 }
 
 impl DailyProfile {
     pub(crate) fn new() -> Self {
         Self {
-            bins: vec![0.0; BINS],
-            visits: vec![0; BINS],
+            bins: Vec::new(),
+            visits: Vec::new(),
             first_t: i64::MIN,
             last_t: i64::MIN,
             base: 0.0,
             total_var: 0.0,
             resid_var: 0.0,
             active: false,
-            last_bin: u16::MAX,
+            last_block: u16::MAX,
         }
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bins.capacity() * 4 + self.visits.capacity() * 2
+        self.bins.capacity() * 4 + self.visits.capacity()
     }
 
-    fn position(t_ms: i64) -> (usize, usize, f32) {
-        let pos = t_ms.rem_euclid(DAY_MS) as f64 / BIN_MS;
-        let i = (pos as usize).min(BINS - 1);
+    fn position(&self, t_ms: i64) -> (usize, usize, f32) {
+        let n = self.bins.len().max(1);
+        let pos = t_ms.rem_euclid(DAY_MS) as f64 / (DAY_MS as f64 / n as f64);
+        let i = (pos as usize).min(n - 1);
         let frac = (pos - i as f64) as f32;
-        (i, (i + 1) % BINS, frac)
+        (i, (i + 1) % n, frac)
     }
 
     fn raw_value(&self, t_ms: i64) -> f32 {
-        let (i, j, f) = Self::position(t_ms);
+        let (i, j, f) = self.position(t_ms);
         let a = self.bins.get(i).copied().unwrap_or(0.0);
         let b = self.bins.get(j).copied().unwrap_or(0.0);
         a + (b - a) * f
@@ -69,42 +72,55 @@ impl DailyProfile {
             self.first_t = t_ms;
             self.last_t = t_ms;
             self.base = x;
+            return;
+        }
+        let dt = (t_ms - self.last_t).max(0);
+        self.last_t = t_ms;
+        if self.bins.is_empty() {
+            // the resolution follows the sampling step seen between the first two points
+            let per_day = if dt > 0 { (DAY_MS / dt) as usize } else { MAX_BINS };
+            let n = per_day.clamp(MIN_BINS, MAX_BINS);
+            self.bins = vec![0.0; n];
+            self.visits = vec![0; n];
         }
         // the base is a one-day exponential average of the deseasonalised value
-        let dt = (t_ms - self.last_t).max(0) as f64;
-        self.last_t = t_ms;
-        // 1 - exp(-x) for the small steps involved, without the exp
-        let xd = dt / DAY_MS as f64;
+        // (x / (1 + x) stands in for 1 - exp(-x) at these small steps)
+        let xd = dt as f64 / DAY_MS as f64;
         let a_base = xd / (1.0 + xd);
         let pv = self.raw_value(t_ms);
         self.base += a_base * (x - f64::from(pv) - self.base);
         let dev = (x - self.base) as f32;
-        let (i, _, _) = Self::position(t_ms);
-        if let (Some(b), Some(v)) = (self.bins.get_mut(i), self.visits.get_mut(i)) {
-            *v = v.saturating_add(1);
-            let rate = (1.0 / f32::from(*v)).max(0.1);
-            *b += rate * (dev - *b);
+        let (i, j, f) = self.position(t_ms);
+        for (k, w) in [(i, 1.0 - f), (j, f)] {
+            if let (Some(b), Some(v)) = (self.bins.get_mut(k), self.visits.get_mut(k))
+                && w > 0.25
+            {
+                *v = v.saturating_add(1);
+                let rate = (1.0 / f32::from(*v)).max(0.1) * w;
+                *b += rate * (dev - *b);
+            }
         }
         let r = dev - pv;
         self.resid_var += 0.01 * (r * r - self.resid_var);
         self.total_var += 0.01 * (dev * dev - self.total_var);
-        // re-centre and re-decide every two hours of the day, not on every bin
-        let block = (i / 8) as u16;
-        if block != self.last_bin {
-            self.last_bin = block;
+        // re-centre and re-decide every eighth of the bins, not on every point
+        let block = (i * 8 / self.bins.len().max(1)) as u16;
+        if block != self.last_block {
+            self.last_block = block;
             self.refresh(t_ms);
         }
     }
 
     /// Re-centres the profile and decides whether it is worth using.
     fn refresh(&mut self, t_ms: i64) {
-        let mean = self.bins.iter().sum::<f32>() / BINS as f32;
+        let n = self.bins.len().max(1);
+        let mean = self.bins.iter().sum::<f32>() / n as f32;
         for b in &mut self.bins {
             *b -= mean;
         }
         let days = (t_ms - self.first_t) as f64 / DAY_MS as f64;
         let covered = self.visits.iter().filter(|&&v| v >= 2).count();
-        let ready = days >= 2.0 && covered * 10 >= BINS * 9;
+        let ready = days >= 2.0 && covered * 10 >= n * 9;
         let explained = 1.0 - self.resid_var / self.total_var.max(f32::MIN_POSITIVE);
         // hysteresis: switch on when the profile explains most of the variance, off when it fades
         self.active = ready && if self.active { explained > 0.3 } else { explained > 0.5 };

@@ -191,7 +191,7 @@ impl StreamState {
         let scored = self.n > u64::from(config.warmup);
         let exc = self.range.excursion(x, floor);
         let u_stat = stat.ln_1p();
-        let u_exc = exc.ln_1p();
+        let u_exc = if exc > 0.0 { exc.ln_1p() } else { 0.0 };
         let p = if scored {
             let p_res = self.hist.tail_probability_u(u_stat);
             let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(u_exc) } else { 1.0 };

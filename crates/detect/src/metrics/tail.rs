@@ -8,6 +8,9 @@ const WIDTH: f64 = 0.125;
 /// Prior pseudo-count, spread as an exponential distribution of the statistic.
 const PRIOR: f64 = 20.0;
 
+/// Past points at or beyond a statistic that make it a recurring pattern rather than a novelty.
+const RECURRING: f64 = 3.0;
+
 /// Adds between refreshes of the cached tail quantiles.
 const REFRESH: u16 = 16;
 
@@ -26,6 +29,8 @@ pub(crate) struct RarityHistogram {
     u90: f32,
     u99: f32,
     since_refresh: u16,
+    #[serde(skip, default = "no_cache")]
+    prior_cache: (f32, f32),
 }
 
 mod counts {
@@ -41,18 +46,34 @@ mod counts {
     }
 }
 
+fn no_cache() -> (f32, f32) {
+    (f32::NAN, 0.0)
+}
+
 fn bin_of(u: f64) -> usize {
     ((u / WIDTH) as usize).min(BINS - 1)
 }
 
-/// Probability that a unit exponential in `u` is at least `u`, the prior's tail.
-fn prior_tail(u: f64) -> f64 {
-    (-(u * 2.0)).exp()
+/// The prior's tail, `exp(-2u)`, memoised for the last `u` (statistics repeat often on
+/// quantised series).
+fn prior_tail(u: f64, cache: &mut (f32, f32)) -> f64 {
+    if cache.0 != u as f32 {
+        *cache = (u as f32, (-(u * 2.0)).exp() as f32);
+    }
+    f64::from(cache.1)
 }
 
 impl RarityHistogram {
     pub(crate) fn new() -> Self {
-        Self { counts: [0.0; BINS], total: 0.0, unit: 1.0, u90: f32::NAN, u99: f32::NAN, since_refresh: REFRESH }
+        Self {
+            counts: [0.0; BINS],
+            total: 0.0,
+            unit: 1.0,
+            u90: f32::NAN,
+            u99: f32::NAN,
+            since_refresh: REFRESH,
+            prior_cache: no_cache(),
+        }
     }
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
@@ -96,8 +117,13 @@ impl RarityHistogram {
         let b = bin_of(u);
         let unit = f64::from(self.unit);
         let total = f64::from(self.total) / unit;
-        // empirical mass at or above u (linear within the bin)
-        let mut above = f64::from(self.counts.get(b + 1..).unwrap_or_default().iter().sum::<f32>());
+        // empirical mass at or above u (linear within the bin), summed from the nearer end
+        let mut above = if b < BINS / 2 {
+            f64::from(self.total) - f64::from(self.counts.get(..=b).unwrap_or_default().iter().sum::<f32>())
+        } else {
+            f64::from(self.counts.get(b + 1..).unwrap_or_default().iter().sum::<f32>())
+        }
+        .max(0.0);
         let frac = 1.0 - (u / WIDTH - b as f64).clamp(0.0, 1.0);
         above += f64::from(self.counts.get(b).copied().unwrap_or(0.0)) * frac;
         let above = above / unit;
@@ -107,12 +133,34 @@ impl RarityHistogram {
         let emp = match (u99.is_finite(), u90.is_finite()) {
             (true, true) if total > 0.0 && u > u99 => {
                 let beta = ((u99 - u90) / std::f64::consts::LN_10).max(WIDTH / 2.0);
-                0.01 * total * (-(u - u99) / beta).exp()
+                // a pattern that recurred (three or more times at or beyond u) is never rarer than
+                // the history shows; one earlier anomaly does not make the next one ordinary
+                let extrapolated = 0.01 * total * (-(u - u99) / beta).exp();
+                if above >= RECURRING { extrapolated.max(above) } else { extrapolated }
             }
             _ => above,
         };
-        let p = (emp + PRIOR * prior_tail(u)) / (total + PRIOR);
+        let p = (emp + PRIOR * prior_tail(u, &mut self.prior_cache)) / (total + PRIOR);
         p.clamp(1e-12, 1.0)
+    }
+
+    /// [`Self::tail_probability_u`] for a point that is itself in the histogram (batch scoring):
+    /// its own count is left out, so a point is not made ordinary by its own presence.
+    /// Meant for histograms built without decay.
+    pub(crate) fn tail_probability_leave_one_out(&mut self, stat: f64) -> f64 {
+        let u = stat.max(0.0).ln_1p();
+        let b = bin_of(u);
+        let one = self.unit;
+        if let Some(c) = self.counts.get_mut(b) {
+            *c -= one;
+        }
+        self.total -= one;
+        let p = self.tail_probability_u(u);
+        if let Some(c) = self.counts.get_mut(b) {
+            *c += one;
+        }
+        self.total += one;
+        p
     }
 
     /// The value of `u` above which a fraction `frac` of the mass lies (upper bin edge).
