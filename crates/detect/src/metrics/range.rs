@@ -64,7 +64,17 @@ impl RangeTracker {
                 *q += eta * tau * 4.0;
             }
         }
-        // keep the quantiles ordered
-        self.q.sort_by(f64::total_cmp);
+        // keep the quantiles ordered (one insertion pass: they are almost always in order)
+        for i in 1..self.q.len() {
+            let mut k = i;
+            while k > 0 {
+                let (Some(&a), Some(&b)) = (self.q.get(k - 1), self.q.get(k)) else { break };
+                if a <= b {
+                    break;
+                }
+                self.q.swap(k - 1, k);
+                k -= 1;
+            }
+        }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct DailyProfile {
     total_var: f32,
     resid_var: f32,
     active: bool,
+    #[serde(skip)]
+    active_before: bool,
     last_block: u16,
 }
 
@@ -38,6 +40,7 @@ impl DailyProfile {
             total_var: 0.0,
             resid_var: 0.0,
             active: false,
+            active_before: false,
             last_block: u16::MAX,
         }
     }
@@ -54,25 +57,22 @@ impl DailyProfile {
         (i, (i + 1) % n, frac)
     }
 
-    fn raw_value(&self, t_ms: i64) -> f32 {
-        let (i, j, f) = self.position(t_ms);
-        let a = self.bins.get(i).copied().unwrap_or(0.0);
-        let b = self.bins.get(j).copied().unwrap_or(0.0);
-        a + (b - a) * f
+    /// Returns the profile's value at `t_ms` (0 while inactive), then learns from `x`; the
+    /// position in the day is computed once for both.
+    pub(crate) fn step(&mut self, t_ms: i64, x: f64) -> f64 {
+        let pv = self.learn(t_ms, x);
+        if self.active_before { f64::from(pv) } else { 0.0 }
     }
 
-    /// The profile's value at `t_ms` (0 while inactive).
-    pub(crate) fn value(&self, t_ms: i64) -> f64 {
-        if self.active { f64::from(self.raw_value(t_ms)) } else { 0.0 }
-    }
-
-    /// Learns from the raw value `x` at `t_ms`.
-    pub(crate) fn learn(&mut self, t_ms: i64, x: f64) {
+    /// Learns from the raw value `x` at `t_ms`; returns the raw profile value there before
+    /// learning.
+    fn learn(&mut self, t_ms: i64, x: f64) -> f32 {
+        self.active_before = self.active;
         if self.first_t == i64::MIN {
             self.first_t = t_ms;
             self.last_t = t_ms;
             self.base = x;
-            return;
+            return 0.0;
         }
         let dt = (t_ms - self.last_t).max(0);
         self.last_t = t_ms;
@@ -87,10 +87,14 @@ impl DailyProfile {
         // (x / (1 + x) stands in for 1 - exp(-x) at these small steps)
         let xd = dt as f64 / DAY_MS as f64;
         let a_base = xd / (1.0 + xd);
-        let pv = self.raw_value(t_ms);
+        let (i, j, f) = self.position(t_ms);
+        let pv = {
+            let a = self.bins.get(i).copied().unwrap_or(0.0);
+            let b = self.bins.get(j).copied().unwrap_or(0.0);
+            a + (b - a) * f
+        };
         self.base += a_base * (x - f64::from(pv) - self.base);
         let dev = (x - self.base) as f32;
-        let (i, j, f) = self.position(t_ms);
         for (k, w) in [(i, 1.0 - f), (j, f)] {
             if let (Some(b), Some(v)) = (self.bins.get_mut(k), self.visits.get_mut(k))
                 && w > 0.25
@@ -109,6 +113,7 @@ impl DailyProfile {
             self.last_block = block;
             self.refresh(t_ms);
         }
+        pv
     }
 
     /// Re-centres the profile and decides whether it is worth using.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
-use super::tail::RarityHistogram;
+use super::tail::{RarityHistogram, fast_ln_1p};
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,7 +164,8 @@ impl StreamState {
             }
         }
         self.last_x = x;
-        let seasonal = self.profile.as_mut().map_or(0.0, |p| p.value(t_ms));
+        // the profile learns from the raw value only, so it can learn as soon as it is read
+        let seasonal = self.profile.as_mut().map_or(0.0, |p| p.step(t_ms, x));
         let y = x - seasonal;
         if self.n == 1 {
             self.level = y;
@@ -190,8 +191,8 @@ impl StreamState {
 
         let scored = self.n > u64::from(config.warmup);
         let exc = self.range.excursion(x, floor);
-        let u_stat = stat.ln_1p();
-        let u_exc = if exc > 0.0 { exc.ln_1p() } else { 0.0 };
+        let u_stat = fast_ln_1p(stat);
+        let u_exc = if exc > 0.0 { fast_ln_1p(exc) } else { 0.0 };
         let p = if scored {
             let p_res = self.hist.tail_probability_u(u_stat);
             let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(u_exc) } else { 1.0 };
@@ -217,9 +218,7 @@ impl StreamState {
         } else {
             self.scale += config.scale_alpha as f32 * (abs - self.scale);
         }
-        if let Some(p) = self.profile.as_mut() {
-            p.learn(t_ms, x);
-        }
+
         PointScore { score, p_value: p, z, expected, scale, onset }
     }
 }

@@ -46,6 +46,26 @@ mod counts {
     }
 }
 
+/// `ln(1 + x)` for `x >= 0`, to about 1e-5 absolute: the exponent from the bits plus an
+/// atanh series for the mantissa. Pure arithmetic, so it gives the same bits everywhere, and
+/// several times cheaper than `ln_1p`, which matters at millions of points per second.
+#[must_use]
+pub(crate) fn fast_ln_1p(x: f64) -> f64 {
+    let y = 1.0 + x.max(0.0);
+    if !y.is_finite() {
+        return y;
+    }
+    let bits = y.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    // centre the mantissa on 1 so the series converges fast: m in [sqrt(1/2), sqrt(2))
+    let (m, e) = if m > std::f64::consts::SQRT_2 { (m * 0.5, e + 1) } else { (m, e) };
+    let t = (m - 1.0) / (m + 1.0);
+    let t2 = t * t;
+    let ln_m = 2.0 * t * (1.0 + t2 * (1.0 / 3.0 + t2 * (1.0 / 5.0 + t2 * (1.0 / 7.0 + t2 / 9.0))));
+    e as f64 * std::f64::consts::LN_2 + ln_m
+}
+
 fn no_cache() -> (f32, f32) {
     (f32::NAN, 0.0)
 }
@@ -78,7 +98,7 @@ impl RarityHistogram {
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
     pub(crate) fn add(&mut self, stat: f64, memory: f64) {
-        self.add_u(stat.max(0.0).ln_1p(), memory);
+        self.add_u(fast_ln_1p(stat), memory);
     }
 
     /// [`Self::add`] for a statistic already mapped to `u = ln(1 + stat)`.
@@ -108,7 +128,7 @@ impl RarityHistogram {
 
     /// P(S >= stat) under the history, blended with a weak prior, never exactly zero.
     pub(crate) fn tail_probability(&mut self, stat: f64) -> f64 {
-        self.tail_probability_u(stat.max(0.0).ln_1p())
+        self.tail_probability_u(fast_ln_1p(stat))
     }
 
     /// [`Self::tail_probability`] for `u = ln(1 + stat)`.
@@ -148,7 +168,7 @@ impl RarityHistogram {
     /// its own count is left out, so a point is not made ordinary by its own presence.
     /// Meant for histograms built without decay.
     pub(crate) fn tail_probability_leave_one_out(&mut self, stat: f64) -> f64 {
-        let u = stat.max(0.0).ln_1p();
+        let u = fast_ln_1p(stat);
         let b = bin_of(u);
         let one = self.unit;
         if let Some(c) = self.counts.get_mut(b) {
@@ -188,6 +208,15 @@ impl RarityHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_ln_1p_is_accurate() {
+        for i in 0..100_000 {
+            let x = (i as f64 / 1000.0).powi(3);
+            assert!((fast_ln_1p(x) - x.ln_1p()).abs() < 2e-5, "{x}: {} vs {}", fast_ln_1p(x), x.ln_1p());
+        }
+        assert_eq!(fast_ln_1p(0.0), 0.0);
+    }
 
     #[test]
     fn tail_is_monotone_and_bounded() {
