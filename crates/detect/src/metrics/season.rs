@@ -99,8 +99,13 @@ impl DailyProfile {
             if let (Some(b), Some(v)) = (self.bins.get_mut(k), self.visits.get_mut(k))
                 && w > 0.25
             {
-                *v = v.saturating_add(1);
-                let rate = (1.0 / f32::from(*v)).max(0.1) * w;
+                // a running mean for the first ten visits, then an exponential average
+                let rate = if *v >= 10 {
+                    0.1 * w
+                } else {
+                    *v += 1;
+                    w / f32::from(*v)
+                };
                 *b += rate * (dev - *b);
             }
         }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
-use super::tail::{RarityHistogram, fast_ln_1p};
+use super::tail::{RarityHistogram, fast_ln, fast_ln_1p};
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,8 +194,8 @@ impl StreamState {
         let u_stat = fast_ln_1p(stat);
         let u_exc = if exc > 0.0 { fast_ln_1p(exc) } else { 0.0 };
         let p = if scored {
-            let p_res = self.hist.tail_probability_u(u_stat);
-            let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(u_exc) } else { 1.0 };
+            let p_res = self.hist.tail_probability_u(stat, u_stat);
+            let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(exc, u_exc) } else { 1.0 };
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
@@ -206,7 +206,7 @@ impl StreamState {
 
         // alarm handling: one reported onset per sustained excursion
         let (p_out, onset) = if scored { self.events.step(p, &config.events) } else { (1.0, false) };
-        let score = (-p_out.log10() / config.score_decades).clamp(0.0, 1.0);
+        let score = (-fast_ln(p_out) / std::f64::consts::LN_10 / config.score_decades).clamp(0.0, 1.0);
 
         // learn, after scoring (causal)
         let clip = 4.0 * scale;
