@@ -89,6 +89,14 @@ fn constant_flat_and_quantised_series_do_not_storm() {
         let s = d.score_batch(&ts, &sparse).unwrap();
         let late = s.iter().skip(1500).filter(|&&v| v >= 0.5).count();
         assert!(late <= 3, "{}: a recurring event kept alarming ({late})", d.name());
+        // gappy: the same noise with gaps of hours and of days is not a stream of alarms
+        let mut gappy = ts.clone();
+        for (i, t) in gappy.iter_mut().enumerate() {
+            *t += (i as i64 / 300) * 6 * 3_600_000 + (i as i64 / 1000) * 2 * 86_400_000;
+        }
+        let s = d.score_batch(&gappy, &noise(3000, 12)).unwrap();
+        let alarms = s.iter().filter(|&&v| v >= 0.5).count();
+        assert!(alarms <= 6, "{}: {alarms} alarms on gappy noise", d.name());
     }
 }
 
