@@ -19,6 +19,15 @@ pub(crate) enum Mode {
     Batch,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum Granularity {
+    /// One series per metric and service.
+    #[default]
+    Service,
+    /// Every series as stored (per pod, per version).
+    Series,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum DetectAction {
     /// Score every row of a `timestamp,value` CSV; writes `timestamp,value,anomaly_score`.
@@ -45,6 +54,10 @@ pub(crate) enum DetectAction {
         /// How many series to list.
         #[arg(long, default_value_t = 20)]
         top: usize,
+        /// Score one series per metric and service (pods averaged, continuous across deploys),
+        /// or every series as stored.
+        #[arg(long, value_enum, default_value_t = Granularity::Service)]
+        by: Granularity,
     },
 }
 
@@ -64,7 +77,7 @@ pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
             };
             series(&input, &output, mode, &config, format)
         }
-        DetectAction::Bundle { dir, mode, top } => bundle(&dir, mode, top, format),
+        DetectAction::Bundle { dir, mode, top, by } => bundle(&dir, mode, top, by, format),
     }
 }
 
@@ -115,10 +128,20 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
     Ok(())
 }
 
-fn bundle(dir: &PathBuf, mode: Mode, top: usize, format: Format) -> Result<(), Failure> {
-    let data = Bundle::load(dir)?.decode()?;
-    let sources: Vec<String> =
-        (0..data.series.len()).map(|i| data.series_source(i).map(|s| s.path.clone()).unwrap_or_default()).collect();
+fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format) -> Result<(), Failure> {
+    let mut data = Bundle::load(dir)?.decode()?;
+    let sources: Vec<String> = match by {
+        Granularity::Series => {
+            (0..data.series.len()).map(|i| data.series_source(i).map(|s| s.path.clone()).unwrap_or_default()).collect()
+        }
+        Granularity::Service => {
+            let by_series: std::collections::BTreeMap<String, String> = (0..data.series.len())
+                .filter_map(|i| Some((data.series.get(i)?.name().to_string(), data.series_source(i)?.path.clone())))
+                .collect();
+            data.series = metrics::aggregate_by(&data.series, &["service"]);
+            data.series.iter().map(|s| by_series.get(s.name()).cloned().unwrap_or_default()).collect()
+        }
+    };
     let mode = match mode {
         Mode::Stream => metrics::Mode::Stream,
         Mode::Batch => metrics::Mode::Batch,
