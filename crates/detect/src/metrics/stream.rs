@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
-use super::tail::{RarityHistogram, fast_ln, fast_ln_1p};
+use super::tail::{RarityHistogram, Stat, fast_ln, unit_growth};
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,7 +156,7 @@ impl StreamState {
         }
         self.last_t = t_ms;
         self.n += 1;
-        // quantum: the smallest non-zero step seen, decaying slowly upward
+        // quantum: the smallest non-zero step seen between consecutive values
         if self.last_x.is_finite() {
             let d = (x - self.last_x).abs() as f32;
             if d > 0.0 && (self.quantum == 0.0 || d < self.quantum) {
@@ -191,17 +191,18 @@ impl StreamState {
 
         let scored = self.n > u64::from(config.warmup);
         let exc = self.range.excursion(x, floor);
-        let u_stat = fast_ln_1p(stat);
-        let u_exc = if exc > 0.0 { fast_ln_1p(exc) } else { 0.0 };
+        let s_res = Stat::new(stat);
+        let s_exc = Stat::new(exc);
         let p = if scored {
-            let p_res = self.hist.tail_probability_u(stat, u_stat);
-            let p_val = if exc > 0.0 { self.range_hist.tail_probability_u(exc, u_exc) } else { 1.0 };
+            let p_res = self.hist.tail_probability_stat(&s_res);
+            let p_val = if exc > 0.0 { self.range_hist.tail_probability_stat(&s_exc) } else { 1.0 };
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
         };
-        self.hist.add_u(u_stat, config.memory);
-        self.range_hist.add_u(u_exc, config.memory);
+        let growth = unit_growth(config.memory);
+        self.hist.add_stat(&s_res, growth);
+        self.range_hist.add_stat(&s_exc, growth);
         self.range.learn(x, config.range_rate, floor);
 
         // alarm handling: one reported onset per sustained excursion

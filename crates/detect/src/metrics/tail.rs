@@ -73,6 +73,28 @@ pub(crate) fn fast_ln(y: f64) -> f64 {
     e as f64 * std::f64::consts::LN_2 + ln_m
 }
 
+/// A statistic prepared once for every histogram lookup and add: its value, `u = ln(1 + s)`
+/// and its bin.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stat {
+    value: f64,
+    u: f64,
+    bin: usize,
+}
+
+impl Stat {
+    pub(crate) fn new(value: f64) -> Self {
+        let value = value.max(0.0);
+        let u = if value > 0.0 { fast_ln_1p(value) } else { 0.0 };
+        Self { value, u, bin: bin_of(u) }
+    }
+}
+
+/// The per-add growth of the unit for a memory of `memory` points (see [`RarityHistogram`]).
+pub(crate) fn unit_growth(memory: f64) -> f32 {
+    (1.0 / (1.0 - 1.0 / memory.max(10.0))) as f32
+}
+
 fn bin_of(u: f64) -> usize {
     ((u * (1.0 / WIDTH)) as usize).min(BINS - 1)
 }
@@ -89,16 +111,16 @@ impl RarityHistogram {
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
     pub(crate) fn add(&mut self, stat: f64, memory: f64) {
-        self.add_u(fast_ln_1p(stat), memory);
+        self.add_stat(&Stat::new(stat), unit_growth(memory));
     }
 
-    /// [`Self::add`] for a statistic already mapped to `u = ln(1 + stat)`.
-    pub(crate) fn add_u(&mut self, u: f64, memory: f64) {
-        if let Some(c) = self.counts.get_mut(bin_of(u)) {
+    /// [`Self::add`] for a prepared statistic; `growth` is [`unit_growth`] of the memory.
+    pub(crate) fn add_stat(&mut self, stat: &Stat, growth: f32) {
+        if let Some(c) = self.counts.get_mut(stat.bin) {
             *c += self.unit;
         }
         self.total += self.unit;
-        self.unit /= (1.0 - 1.0 / memory.max(10.0)) as f32;
+        self.unit *= growth;
         if self.unit > 1e20 {
             for c in &mut self.counts {
                 *c /= self.unit;
@@ -119,14 +141,14 @@ impl RarityHistogram {
 
     /// P(S >= stat) under the history, blended with a weak prior, never exactly zero.
     pub(crate) fn tail_probability(&mut self, stat: f64) -> f64 {
-        self.tail_probability_u(stat, fast_ln_1p(stat))
+        self.tail_probability_stat(&Stat::new(stat))
     }
 
-    /// [`Self::tail_probability`] when `u = ln(1 + stat)` is already known.
-    pub(crate) fn tail_probability_u(&mut self, stat: f64, u: f64) -> f64 {
-        let one_plus_stat = 1.0 + stat.max(0.0);
+    /// [`Self::tail_probability`] for a prepared statistic.
+    pub(crate) fn tail_probability_stat(&mut self, stat: &Stat) -> f64 {
+        let one_plus_stat = 1.0 + stat.value;
+        let (u, b) = (stat.u, stat.bin);
         self.refresh();
-        let b = bin_of(u);
         let unit = f64::from(self.unit);
         let total = f64::from(self.total) / unit;
         // empirical mass at or above u (linear within the bin), summed from the nearer end
@@ -160,14 +182,14 @@ impl RarityHistogram {
     /// its own count is left out, so a point is not made ordinary by its own presence.
     /// Meant for histograms built without decay.
     pub(crate) fn tail_probability_leave_one_out(&mut self, stat: f64) -> f64 {
-        let u = fast_ln_1p(stat);
-        let b = bin_of(u);
+        let stat = Stat::new(stat);
+        let b = stat.bin;
         let one = self.unit;
         if let Some(c) = self.counts.get_mut(b) {
             *c -= one;
         }
         self.total -= one;
-        let p = self.tail_probability_u(stat, u);
+        let p = self.tail_probability_stat(&stat);
         if let Some(c) = self.counts.get_mut(b) {
             *c += one;
         }
