@@ -8,9 +8,10 @@
 //! 3. smooths the standardised residual at several time scales and standardises each smoothed
 //!    residual by its own running magnitude, so that sustained shifts stand out as clearly as
 //!    spikes, whatever the autocorrelation of the series,
-//! 4. turns the largest of these statistics into a tail probability against the series' own
-//!    history (a decayed log-scale histogram with an exponential tail), which is what makes
-//!    scores comparable across series, and
+//! 4. turns each of these statistics into a tail probability against the series' own history of
+//!    that statistic (a decayed log-scale histogram with an exponential tail), and takes the
+//!    smallest, Bonferroni-corrected, together with a value-range novelty term; calibrating each
+//!    time scale on its own history is what makes scores comparable across series, and
 //! 5. reports a sustained excursion once, at its onset: while an event is open, scores are
 //!    damped unless the excursion becomes much rarer than the one that opened it.
 
@@ -76,7 +77,7 @@ pub struct StreamState {
     smooth: [f32; 3],
     smooth_mag: [f32; 3],
     profile: Option<DailyProfile>,
-    hist: RarityHistogram,
+    scale_hists: [RarityHistogram; 3],
     range: RangeTracker,
     range_hist: RarityHistogram,
     events: EventState,
@@ -120,7 +121,7 @@ impl StreamState {
             smooth: [0.0; 3],
             smooth_mag: [0.0; 3],
             profile: config.seasonality.then(DailyProfile::new),
-            hist: RarityHistogram::new(),
+            scale_hists: [RarityHistogram::new(), RarityHistogram::new(), RarityHistogram::new()],
             range: RangeTracker::new(),
             range_hist: RarityHistogram::new(),
             events: EventState::default(),
@@ -179,29 +180,39 @@ impl StreamState {
 
         // statistic: the largest standardised smoothed residual over the time scales
         let mut stat = 0f64;
+        let mut zs = [0f64; 3];
         for (j, ((sm, mag_j), &a)) in
             self.smooth.iter_mut().zip(&mut self.smooth_mag).zip(&config.smooth_alphas).enumerate()
         {
             *sm += a as f32 * (z as f32 - *sm);
             let mag = f64::from(*mag_j).max(if j == 0 { 0.5 } else { 0.05 });
             stat = stat.max((f64::from(*sm) / mag).abs());
+            if let Some(zj) = zs.get_mut(j) {
+                *zj = (f64::from(*sm) / mag).abs();
+            }
             let m = sm.abs().min(10.0 * mag_j.max(0.1));
             *mag_j += config.smooth_scale_alpha as f32 * (m - *mag_j);
         }
 
         let scored = self.n > u64::from(config.warmup);
         let exc = self.range.excursion(x, floor);
-        let s_res = Stat::new(stat);
         let s_exc = Stat::new(exc);
+        let prepared = zs.map(Stat::new);
         let p = if scored {
-            let p_res = self.hist.tail_probability_stat(&s_res);
+            let mut p_res = 1.0f64;
+            for (h, s) in self.scale_hists.iter_mut().zip(&prepared) {
+                p_res = p_res.min(h.tail_probability_stat(s));
+            }
+            let p_res = (p_res * 3.0).min(1.0);
             let p_val = if exc > 0.0 { self.range_hist.tail_probability_stat(&s_exc) } else { 1.0 };
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
         };
         let growth = unit_growth(config.memory);
-        self.hist.add_stat(&s_res, growth);
+        for (h, s) in self.scale_hists.iter_mut().zip(&prepared) {
+            h.add_stat(s, growth);
+        }
         self.range_hist.add_stat(&s_exc, growth);
         self.range.learn(x, config.range_rate, floor);
 

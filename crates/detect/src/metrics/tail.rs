@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-const BINS: usize = 64;
-const WIDTH: f64 = 0.125;
+const BINS: usize = 32;
+const WIDTH: f64 = 0.25;
 /// Prior pseudo-count, spread as an exponential distribution of the statistic.
 const PRIOR: f64 = 20.0;
 
@@ -40,7 +40,7 @@ mod counts {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[f32; super::BINS], D::Error> {
         let v = Vec::<f32>::deserialize(d)?;
-        v.try_into().map_err(|v: Vec<f32>| serde::de::Error::invalid_length(v.len(), &"64 histogram counts"))
+        v.try_into().map_err(|v: Vec<f32>| serde::de::Error::invalid_length(v.len(), &"one count per histogram bin"))
     }
 }
 
@@ -149,6 +149,12 @@ impl RarityHistogram {
         let one_plus_stat = 1.0 + stat.value;
         let (u, b) = (stat.u, stat.bin);
         self.refresh();
+        // fast path: below the history's 90th percentile a point is unremarkable, and its tail
+        // probability is interpolated between 1 at zero and 0.1 at that percentile
+        let u90 = f64::from(self.u90);
+        if u90 > 0.0 && u <= u90 && self.total > 0.0 {
+            return 1.0 - 0.9 * (u / u90);
+        }
         let unit = f64::from(self.unit);
         let total = f64::from(self.total) / unit;
         // empirical mass at or above u (linear within the bin), summed from the nearer end
