@@ -9,7 +9,7 @@
 //!
 //! Scores are calibrated across series: a score `s` means the point's statistic has a tail
 //! probability of about `10^(-6 s)` against that series' own history (0.5 is one in a thousand,
-//! 0.9 about four in ten million), whatever the series' units, noise or quantisation.
+//! 0.9 about four in a million), whatever the series' units, noise or quantisation.
 
 mod batch;
 mod events;
