@@ -49,13 +49,16 @@ struct Summary {
     hypotheses: Option<Vec<faultlens::core::Hypothesis>>,
 }
 
-/// Anomalies found by the streaming detector in the incident window on per-service series,
-/// grouped by service in order of first onset.
+/// Significant anomalies (family-wise, over every point of every series in the window) found by
+/// the streaming detector on per-service series, grouped by service in order of first onset.
 fn anomalies(data: &IncidentData) -> Vec<ServiceAnomalies> {
     // one continuous series per metric and service, whatever the pod churn
     let series = metrics::aggregate_by(&data.series, &["service"]);
     let analyses = metrics::detect_many(&series, &[], &metrics::DetectConfig::default());
-    let ranked = metrics::rank_in_window(&series, &analyses, data.incident.window);
+    let ranked: Vec<_> = metrics::rank_in_window(&series, &analyses, data.incident.window)
+        .into_iter()
+        .filter(|r| r.significant)
+        .collect();
     metrics::group_by_service(&ranked)
         .into_iter()
         .filter_map(|(service, series)| {
@@ -163,7 +166,9 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         );
     }
     println!();
-    println!("ANOMALIES IN THE WINDOW (streaming detector), by service in order of onset");
+    println!(
+        "ANOMALIES IN THE WINDOW (streaming detector, significant at 5% family-wise), by service in order of onset"
+    );
     if summary.anomalies.is_empty() {
         println!("  none");
     }

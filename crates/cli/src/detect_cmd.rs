@@ -165,14 +165,18 @@ fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format
         );
     }
     let det = data.incident.detected_at.as_millis();
+    let significant = ranked.iter().filter(|r| r.significant).count();
     println!(
-        "{}: {} of {} series anomalous in the window {}",
+        "{}: {} of {} series anomalous in the window {}; {significant} significant at 5% family-wise (marked *)",
         data.incident.id,
         ranked.len(),
         data.series.len(),
         data.incident.window
     );
-    for (service, g) in &groups {
+    // groups with a significant series first, each part in order of onset
+    let mut ordered: Vec<&(String, Vec<metrics::RankedSeries>)> = groups.iter().collect();
+    ordered.sort_by_key(|(_, g)| !g.iter().any(|r| r.significant));
+    for (service, g) in ordered {
         let first = g.iter().map(|r| r.onset).min();
         println!(
             "\n{} ({} series, first onset {})",
@@ -195,9 +199,10 @@ fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format
                 })
                 .unwrap_or_default();
             println!(
-                "  {:>7} score {:.2}  {}  {how}",
+                "  {:>7} score {:.2}{} {}  {how}",
                 crate::output::offset(r.onset.as_millis() - det),
                 r.score,
+                if r.significant { "*" } else { " " },
                 r.selector
             );
         }

@@ -155,12 +155,14 @@ fn many_series_rank_and_group() {
     assert_eq!(analyses, detect_many(&series, &[], &config), "parallel detection must be deterministic");
     let range = TimeRange::new(Timestamp::from_millis(ts[450]), Timestamp::from_millis(ts[599])).unwrap();
     let ranked = rank_in_window(&series, &analyses, range);
-    assert_eq!(ranked.len(), 3);
-    assert!(ranked.iter().all(|r| r.service.as_deref() != Some("web")));
+    // the three shifted series rank first; plain noise may reach a one-in-a-thousand point by
+    // chance, but never above a real shift
+    assert!(ranked.len() >= 3);
+    assert!(ranked[..3].iter().all(|r| r.service.as_deref() != Some("web")), "{ranked:?}");
     let groups = group_by_service(&ranked);
     let names: Vec<&str> = groups.iter().map(|(s, _)| s.as_str()).collect();
-    assert_eq!(names.len(), 2);
     assert!(names.contains(&"api") && names.contains(&"db"));
+    assert_eq!(groups.iter().find(|(s, _)| s == "api").map(|(_, g)| g.len()), Some(2));
     let w = &analyses[ranked[0].index].windows[0];
     assert!(w.evidence.range.is_some() && !w.evidence.detail.is_empty());
 }
@@ -217,4 +219,28 @@ fn aggregation_bridges_pod_churn() {
         "{:?}",
         a[0].windows.iter().map(|w| w.onset_index).collect::<Vec<_>>()
     );
+}
+
+/// Calibration: on noise of very different shapes (Gaussian-like, an integer counter with an
+/// exponential tail, heavy-tailed), the same score threshold flags a similar share of points.
+#[test]
+fn scores_mean_the_same_rarity_across_series_shapes() {
+    let n = 20_000;
+    let ts = regular(n, 60_000);
+    let u = noise(n, 77);
+    let u2 = noise(n, 78);
+    let gaussian: Vec<f64> = u.iter().zip(&u2).map(|(a, b)| 100.0 + 5.0 * (a + b) * 1.7).collect();
+    // an integer counter with an exponential tail (geometric counts)
+    let counter: Vec<f64> = u.iter().map(|a| (-(a + 0.5).max(1e-9).ln() * 2.0).floor()).collect();
+    let heavy: Vec<f64> = u.iter().map(|a| 10.0 + 0.2 / (a.abs() + 0.02) * a.signum()).collect();
+    let mut shares = Vec::new();
+    for (name, v) in [("gaussian", gaussian), ("counter", counter), ("heavy", heavy)] {
+        let s: Vec<f64> = score_streaming(&ts, &v, &StreamConfig::default()).iter().map(|p| p.score).collect();
+        let share = s[2000..].iter().filter(|&&x| x >= 0.3).count() as f64 / (n - 2000) as f64;
+        shares.push((name, share));
+    }
+    let max = shares.iter().map(|s| s.1).fold(0.0, f64::max);
+    let min = shares.iter().map(|s| s.1).fold(1.0, f64::min);
+    assert!(max <= 0.01, "too many alarms on noise: {shares:?}");
+    assert!(max <= 4.0 * min.max(0.0005), "shares differ too much: {shares:?}");
 }

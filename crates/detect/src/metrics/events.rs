@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct EventConfig {
     /// Tail probability that opens an event.
     pub open_p: f64,
-    /// Tail probability above which a point counts as quiet.
+    /// Tail probability above which a point counts as quiet. With calibrated tail
+    /// probabilities, ordinary points fall below 0.005 one time in two hundred, so fifty quiet
+    /// points in a row close an event soon after the excursion ends.
     pub quiet_p: f64,
     /// Quiet points in a row that close an event.
     pub quiet_points: u32,
@@ -21,7 +23,7 @@ pub struct EventConfig {
 
 impl Default for EventConfig {
     fn default() -> Self {
-        Self { open_p: 0.01, quiet_p: 0.05, quiet_points: 100, realarm_factor: 0.01, damping: 0.2 }
+        Self { open_p: 0.01, quiet_p: 0.005, quiet_points: 50, realarm_factor: 0.1, damping: 0.2 }
     }
 }
 

@@ -202,13 +202,17 @@ pub struct SeriesAnalysis {
 }
 
 impl SeriesAnalysis {
-    /// The highest window score within `range`, and the earliest onset there.
+    /// The strongest window whose onset lies within `range`: its peak score and onset (the
+    /// earliest, among equally strong windows).
     #[must_use]
     pub fn strength_in(&self, range: TimeRange) -> Option<(f64, faultlens_core::Timestamp)> {
-        let mut hit = self.windows.iter().filter(|w| range.contains(w.onset));
-        let first = hit.next()?;
-        let peak = hit.fold(first.peak_score, |m, w| m.max(w.peak_score));
-        Some((peak, first.onset))
+        self.windows.iter().filter(|w| range.contains(w.onset)).fold(
+            None,
+            |best: Option<(f64, faultlens_core::Timestamp)>, w| match best {
+                Some((p, _)) if p >= w.peak_score => best,
+                _ => Some((w.peak_score, w.onset)),
+            },
+        )
     }
 }
 
@@ -238,14 +242,35 @@ pub struct RankedSeries {
     pub service: Option<String>,
     /// Highest window score in the range.
     pub score: f64,
-    /// Earliest onset in the range.
+    /// Onset of the strongest window in the range.
     pub onset: faultlens_core::Timestamp,
+    /// Whether the score clears the family-wise threshold for all the series and points
+    /// examined (see [`family_threshold`]): the anomalies worth a person's attention.
+    pub significant: bool,
+}
+
+/// The score a point must reach to be significant when `tests` points are examined together
+/// (for example every point of every series in an incident window), at family-wise error
+/// `alpha`: a Bonferroni bound on the calibrated tail probability, `alpha / tests`, as a score.
+/// Never below 0.5.
+#[must_use]
+pub fn family_threshold(tests: usize, alpha: f64) -> f64 {
+    let tests = tests.max(1) as f64;
+    ((tests / alpha.clamp(1e-12, 1.0)).log10() / 6.0).clamp(0.5, 1.0)
 }
 
 /// Series with a window whose onset lies in `range`, strongest first, then earliest onset,
-/// then selector (deterministic).
+/// then selector (deterministic). `significant` marks those above the family-wise threshold for
+/// all the points of all the series in the range, at a 5% family-wise error.
 #[must_use]
 pub fn rank_in_window(series: &[MetricSeries], analyses: &[SeriesAnalysis], range: TimeRange) -> Vec<RankedSeries> {
+    let tests: usize = series
+        .iter()
+        .map(|s| {
+            s.timestamps_ms().iter().filter(|&&t| range.contains(faultlens_core::Timestamp::from_millis(t))).count()
+        })
+        .sum();
+    let threshold = family_threshold(tests, 0.05);
     let mut out: Vec<RankedSeries> = analyses
         .iter()
         .enumerate()
@@ -257,6 +282,7 @@ pub fn rank_in_window(series: &[MetricSeries], analyses: &[SeriesAnalysis], rang
                 service: series.get(i).and_then(|s| s.service(None)).map(str::to_string),
                 score,
                 onset,
+                significant: score >= threshold,
             })
         })
         .collect();

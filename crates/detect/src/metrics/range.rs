@@ -16,8 +16,13 @@ pub(crate) struct RangeTracker {
 
 const SEED: usize = 32;
 
-/// Quantiles tracked: low tail, lower quartile, upper quartile, high tail.
-const TAUS: [f64; 4] = [0.005, 0.25, 0.75, 0.995];
+/// Points before excursions are reported.
+const MATURE: usize = 200;
+
+/// Quantiles tracked: low tail, lower quartile, upper quartile, high tail. The tails sit at one in
+/// a thousand: an excursion beyond them is news, and its rarity is the share of such excursions
+/// times how far this one goes among them.
+const TAUS: [f64; 4] = [0.001, 0.25, 0.75, 0.999];
 
 impl RangeTracker {
     pub(crate) fn new() -> Self {
@@ -32,7 +37,8 @@ impl RangeTracker {
 
     /// Distance of `x` beyond the tracked tails, in units of the spread (0 inside).
     pub(crate) fn excursion(&self, x: f64, floor: f64) -> f64 {
-        if (self.n as usize) < SEED {
+        // the tails need a few hundred points before an excursion beyond them means anything
+        if (self.n as usize) < MATURE {
             return 0.0;
         }
         let [lo, _, _, hi] = self.q;
@@ -58,9 +64,10 @@ impl RangeTracker {
         let s = self.spread(floor);
         for (q, tau) in self.q.iter_mut().zip(TAUS) {
             let eta = rate * s;
+            // a value equal to the estimate leaves it alone (constant series stay put)
             if x < *q {
                 *q -= eta * (1.0 - tau) * 4.0;
-            } else {
+            } else if x > *q {
                 *q += eta * tau * 4.0;
             }
         }

@@ -80,6 +80,7 @@ pub struct StreamState {
     scale_hists: [RarityHistogram; 3],
     range: RangeTracker,
     range_hist: RarityHistogram,
+    range_share: f32,
     events: EventState,
     skipped: u64,
 }
@@ -124,6 +125,7 @@ impl StreamState {
             scale_hists: [RarityHistogram::new(), RarityHistogram::new(), RarityHistogram::new()],
             range: RangeTracker::new(),
             range_hist: RarityHistogram::new(),
+            range_share: 0.0,
             events: EventState::default(),
             skipped: 0,
         }
@@ -204,7 +206,14 @@ impl StreamState {
                 p_res = p_res.min(h.tail_probability_stat(s));
             }
             let p_res = (p_res * 3.0).min(1.0);
-            let p_val = if exc > 0.0 { self.range_hist.tail_probability_stat(&s_exc) } else { 1.0 };
+            // P(outside the range) x P(this far | outside): the excursion's tail is estimated
+            // from past excursions only, not from the mass of points inside the range
+            let p_val = if exc > 0.0 {
+                (f64::from(self.range_share).max(1.0 / config.memory) * self.range_hist.tail_probability_stat(&s_exc))
+                    .min(1.0)
+            } else {
+                1.0
+            };
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
@@ -213,7 +222,10 @@ impl StreamState {
         for (h, s) in self.scale_hists.iter_mut().zip(&prepared) {
             h.add_stat(s, growth);
         }
-        self.range_hist.add_stat(&s_exc, growth);
+        if exc > 0.0 {
+            self.range_hist.add_stat(&s_exc, growth);
+        }
+        self.range_share += (1.0 / config.memory) as f32 * (f32::from(u8::from(exc > 0.0)) - self.range_share);
         self.range.learn(x, config.range_rate, floor);
 
         // alarm handling: one reported onset per sustained excursion

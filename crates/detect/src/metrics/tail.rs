@@ -11,6 +11,9 @@ const PRIOR: f64 = 20.0;
 /// Past points at or beyond a statistic that make it a recurring pattern rather than a novelty.
 const RECURRING: f64 = 3.0;
 
+/// Marks a percentile not yet known (`u` is never negative; NaN would not survive JSON).
+const UNKNOWN: f32 = -1.0;
+
 /// Adds between refreshes of the cached tail quantiles.
 const REFRESH: u16 = 64;
 
@@ -106,7 +109,7 @@ fn prior_tail(one_plus_stat: f64) -> f64 {
 
 impl RarityHistogram {
     pub(crate) fn new() -> Self {
-        Self { counts: [0.0; BINS], total: 0.0, unit: 1.0, u90: f32::NAN, u99: f32::NAN, since_refresh: REFRESH }
+        Self { counts: [0.0; BINS], total: 0.0, unit: 1.0, u90: UNKNOWN, u99: UNKNOWN, since_refresh: REFRESH }
     }
 
     /// Adds a statistic, decaying old counts so the memory is about `memory` points.
@@ -133,8 +136,8 @@ impl RarityHistogram {
 
     fn refresh(&mut self) {
         if self.since_refresh >= REFRESH {
-            self.u99 = self.quantile_from_top(0.01).map_or(f32::NAN, |v| v as f32);
-            self.u90 = self.quantile_from_top(0.10).map_or(f32::NAN, |v| v as f32);
+            self.u99 = self.quantile_from_top(0.01).map_or(UNKNOWN, |v| v as f32);
+            self.u90 = self.quantile_from_top(0.10).map_or(UNKNOWN, |v| v as f32);
             self.since_refresh = 0;
         }
     }
@@ -170,7 +173,7 @@ impl RarityHistogram {
         // exponential tail beyond the 99th percentile of the history, its decay measured
         // between the 90th and 99th percentiles so a few extreme points cannot flatten it
         let (u99, u90) = (f64::from(self.u99), f64::from(self.u90));
-        let emp = match (u99.is_finite(), u90.is_finite()) {
+        let emp = match (u99 >= 0.0, u90 >= 0.0) {
             (true, true) if total > 0.0 && u > u99 => {
                 let beta = ((u99 - u90) / std::f64::consts::LN_10).max(WIDTH / 2.0);
                 // a pattern that recurred (three or more times at or beyond u) is never rarer than
