@@ -84,3 +84,27 @@ pub struct LogRecord {
     /// The message (for raw logs, the `<Content>` part).
     pub message: String,
 }
+
+impl LogRecord {
+    /// A record from its parts; the source is shared, the service and labels are wrapped.
+    #[must_use]
+    pub fn new(
+        source: &Arc<str>,
+        line: u64,
+        timestamp: Option<Timestamp>,
+        service: Option<&str>,
+        level: Option<Severity>,
+        labels: Labels,
+        message: String,
+    ) -> Self {
+        Self {
+            source: Arc::clone(source),
+            line,
+            timestamp,
+            service: service.map(Arc::from),
+            level,
+            labels: Arc::new(labels),
+            message,
+        }
+    }
+}

@@ -45,15 +45,7 @@ pub(crate) fn record_from_json(
     let service = pick("service_field", &DEFAULT_SERVICE_FIELDS)
         .and_then(json_text)
         .or_else(|| labels.service(opt_str(options, "service_label")).map(str::to_string));
-    LogRecord {
-        source: Arc::clone(source),
-        line,
-        timestamp,
-        service: service.map(Arc::from),
-        level,
-        labels: Arc::new(labels),
-        message,
-    }
+    LogRecord::new(source, line, timestamp, service.as_deref(), level, labels, message)
 }
 
 /// Decodes JSON Lines. A line that is not a JSON object is skipped and counted.

@@ -136,15 +136,7 @@ fn record_from_fields(fields: &[(&str, &str)], source: &Arc<str>, line: u64) -> 
         _ => None,
     };
     let service = labels.service(None).map(str::to_string);
-    LogRecord {
-        source: Arc::clone(source),
-        line,
-        timestamp,
-        service: service.map(Arc::from),
-        level,
-        labels: Arc::new(labels),
-        message,
-    }
+    LogRecord::new(source, line, timestamp, service.as_deref(), level, labels, message)
 }
 
 macro_rules! re {
@@ -182,16 +174,10 @@ fn cap<'a>(c: &regex::Captures<'a>, n: &str) -> Option<&'a str> {
 /// Auto-detects the layout of one line; `None` when nothing fits.
 fn auto_record(line: &str, source: &Arc<str>, n: u64, options: &SourceOptions) -> Option<LogRecord> {
     let t = line.trim_start();
-    let rec =
-        |labels: Labels, ts: Option<Timestamp>, level: Option<Severity>, msg: &str, service: Option<&str>| LogRecord {
-            source: Arc::clone(source),
-            line: n,
-            timestamp: ts,
-            service: service.map(Arc::from).or_else(|| labels.service(None).map(Arc::from)),
-            level,
-            labels: Arc::new(labels),
-            message: msg.to_string(),
-        };
+    let rec = |labels: Labels, ts: Option<Timestamp>, level: Option<Severity>, msg: &str, service: Option<&str>| {
+        let service = service.map(str::to_string).or_else(|| labels.service(None).map(str::to_string));
+        LogRecord::new(source, n, ts, service.as_deref(), level, labels, msg.to_string())
+    };
     if t.starts_with('{')
         && let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_str::<serde_json::Value>(t)
     {
