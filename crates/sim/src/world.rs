@@ -80,6 +80,8 @@ pub(crate) struct World {
     profiles: Vec<Profile>,
     changes: Vec<Change>,
     fault: Fault,
+    /// Services that call the faulty one, directly or not.
+    fault_upstream: Vec<usize>,
     step: i64,
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
@@ -301,14 +303,16 @@ impl World {
         changes.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
         innocent.sort();
 
-        let mut affected: Vec<usize> = graph.upstream_of(root);
+        // the services that call the root, directly or not: computed once, read per log line
+        let fault_upstream = graph.upstream_of(root);
+        let mut affected: Vec<usize> = fault_upstream.clone();
         affected.push(root);
         if matches!(fault.effect, Effect::Surge(_)) {
             affected = (0..n).collect();
         }
         affected.sort_unstable();
         let alerting = (0..n)
-            .filter(|&i| graph.tiers[i] == Tier::Entry && (i == root || graph.upstream_of(root).contains(&i)))
+            .filter(|&i| graph.tiers[i] == Tier::Entry && (i == root || fault_upstream.contains(&i)))
             .min()
             .unwrap_or(0);
         let symptom = match fault.effect {
@@ -330,6 +334,7 @@ impl World {
             profiles,
             changes,
             fault,
+            fault_upstream,
             step,
             start: Timestamp::from_millis(start),
             end: Timestamp::from_millis(end),
@@ -635,9 +640,8 @@ impl World {
                 _ => (false, format!("request {id} timed out after {ms}ms")),
             };
         }
-        let bad_callee = self.graph.callees[svc]
-            .iter()
-            .find(|&&c| c == self.fault.service || self.graph.upstream_of(self.fault.service).contains(&c));
+        let bad_callee =
+            self.graph.callees[svc].iter().find(|&&c| c == self.fault.service || self.fault_upstream.contains(&c));
         match bad_callee {
             Some(&c) if in_fault && self.fault.effect == Effect::Outage && c == self.fault.service => (
                 false,
