@@ -33,7 +33,6 @@ pub mod topology;
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
@@ -194,11 +193,6 @@ pub(crate) fn parse_json_at<'de, T: Deserialize<'de>>(
         ),
         other => other,
     })
-}
-
-/// Like [`parse_json`] for owned values.
-pub(crate) fn parse_json_owned<T: DeserializeOwned>(source: &str, bytes: &[u8], expected: &str) -> Result<T> {
-    parse_json::<T>(source, bytes, expected)
 }
 
 /// Splits text into lines (LF or CRLF), decoding each as UTF-8 with replacement; yields

@@ -1,6 +1,6 @@
 //! `faultlens_topology`: `{services: [...], edges: [{from, to}]}`.
 
-use super::{DecodeReport, parse_json_owned};
+use super::{DecodeReport, parse_json};
 use crate::bundle::SourceOptions;
 use crate::error::Result;
 use crate::topology::{RawTopology, Topology};
@@ -10,7 +10,7 @@ use crate::topology::{RawTopology, Topology};
 /// # Errors
 /// [`Error::Decode`](crate::Error::Decode) naming the JSON path of a malformed or unknown field.
 pub fn decode(source: &str, bytes: &[u8], _options: &SourceOptions, report: &mut DecodeReport) -> Result<Topology> {
-    let raw: RawTopology = parse_json_owned(source, bytes, "a faultlens topology {services, edges}")?;
+    let raw: RawTopology = parse_json(source, bytes, "a faultlens topology {services, edges}")?;
     let t = Topology::from(raw);
     report.records += t.len() as u64;
     Ok(t)
