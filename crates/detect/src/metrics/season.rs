@@ -20,6 +20,13 @@ pub(crate) struct DailyProfile {
     visits: Vec<u8>,
     first_t: i64,
     last_t: i64,
+    /// Milliseconds into the UTC day of `last_t`, advanced by each step (no division).
+    day_ms: i64,
+    /// Bins per millisecond.
+    bin_rate: f64,
+    /// The last step between points, and the base's weight for it.
+    last_dt: i64,
+    a_base: f64,
     base: f64,
     total_var: f32,
     resid_var: f32,
@@ -36,6 +43,10 @@ impl DailyProfile {
             visits: Vec::new(),
             first_t: i64::MIN,
             last_t: i64::MIN,
+            day_ms: 0,
+            bin_rate: 0.0,
+            last_dt: -1,
+            a_base: 0.0,
             base: 0.0,
             total_var: 0.0,
             resid_var: 0.0,
@@ -49,12 +60,14 @@ impl DailyProfile {
         self.bins.capacity() * 4 + self.visits.capacity()
     }
 
-    fn position(&self, t_ms: i64) -> (usize, usize, f32) {
+    /// Bin, next bin and the fraction between them at `self.day_ms`.
+    fn position(&self) -> (usize, usize, f32) {
         let n = self.bins.len().max(1);
-        let pos = t_ms.rem_euclid(DAY_MS) as f64 / (DAY_MS as f64 / n as f64);
-        let i = (pos as usize).min(n - 1);
+        let pos = self.day_ms as f64 * self.bin_rate;
+        // through i32: float to usize conversion is several times dearer on x86-64
+        let i = ((pos as i32).max(0) as usize).min(n - 1);
         let frac = (pos - i as f64) as f32;
-        (i, (i + 1) % n, frac)
+        (i, if i + 1 >= n { 0 } else { i + 1 }, frac)
     }
 
     /// Returns the profile's value at `t_ms` (0 while inactive), then learns from `x`; the
@@ -71,23 +84,33 @@ impl DailyProfile {
         if self.first_t == i64::MIN {
             self.first_t = t_ms;
             self.last_t = t_ms;
+            self.day_ms = t_ms.rem_euclid(DAY_MS);
             self.base = x;
             return 0.0;
         }
         let dt = (t_ms - self.last_t).max(0);
         self.last_t = t_ms;
+        self.day_ms += dt;
+        if self.day_ms >= DAY_MS {
+            self.day_ms = if self.day_ms < 2 * DAY_MS { self.day_ms - DAY_MS } else { t_ms.rem_euclid(DAY_MS) };
+        }
         if self.bins.is_empty() {
             // the resolution follows the sampling step seen between the first two points
             let per_day = if dt > 0 { (DAY_MS / dt) as usize } else { MAX_BINS };
             let n = per_day.clamp(MIN_BINS, MAX_BINS);
             self.bins = vec![0.0; n];
             self.visits = vec![0; n];
+            self.bin_rate = n as f64 / DAY_MS as f64;
         }
         // the base is a one-day exponential average of the deseasonalised value
-        // (x / (1 + x) stands in for 1 - exp(-x) at these small steps)
-        let xd = dt as f64 / DAY_MS as f64;
-        let a_base = xd / (1.0 + xd);
-        let (i, j, f) = self.position(t_ms);
+        // (x / (1 + x) stands in for 1 - exp(-x) at these small steps); steps rarely change
+        if dt != self.last_dt {
+            let xd = dt as f64 / DAY_MS as f64;
+            self.a_base = xd / (1.0 + xd);
+            self.last_dt = dt;
+        }
+        let a_base = self.a_base;
+        let (i, j, f) = self.position();
         let pv = {
             let a = self.bins.get(i).copied().unwrap_or(0.0);
             let b = self.bins.get(j).copied().unwrap_or(0.0);
@@ -113,7 +136,7 @@ impl DailyProfile {
         self.resid_var += 0.01 * (r * r - self.resid_var);
         self.total_var += 0.01 * (dev * dev - self.total_var);
         // re-centre and re-decide every eighth of the bins, not on every point
-        let block = (i * 8 / self.bins.len().max(1)) as u16;
+        let block = (self.day_ms * 8 / DAY_MS) as u16;
         if block != self.last_block {
             self.last_block = block;
             self.refresh(t_ms);

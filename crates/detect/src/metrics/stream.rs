@@ -229,7 +229,7 @@ impl StreamState {
         self.range.learn(x, config.range_rate, floor);
 
         // alarm handling: one reported onset per sustained excursion
-        let (p_out, onset) = if scored { self.events.step(p, &config.events) } else { (1.0, false) };
+        let (p_out, onset) = if scored { self.events.step(self.n, p, &config.events) } else { (1.0, false) };
         let score = (-fast_ln(p_out) / std::f64::consts::LN_10 / config.score_decades).clamp(0.0, 1.0);
 
         // learn, after scoring (causal)
