@@ -6,6 +6,7 @@
 mod bundle_cmd;
 mod demo;
 mod detect_cmd;
+mod logs_cmd;
 mod output;
 mod sim_cmd;
 
@@ -48,6 +49,11 @@ enum Command {
     Detect {
         #[command(subcommand)]
         action: detect_cmd::DetectAction,
+    },
+    /// Mine log templates.
+    Logs {
+        #[command(subcommand)]
+        action: logs_cmd::LogsAction,
     },
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Bundle { action } => bundle_cmd::run(action, cli.format),
         Command::Detect { action } => detect_cmd::run(action, cli.format),
+        Command::Logs { action } => logs_cmd::run(action, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -26,8 +26,10 @@ pub struct HeaderFormat {
 }
 
 impl HeaderFormat {
-    /// Compiles a template. Fields are `<Name>`; literal text between them must match
-    /// verbatim, runs of spaces match one or more spaces. The last `<Content>` takes the rest.
+    /// Compiles a template in the loghub convention: fields are `<Name>`; the text between them
+    /// is a regular-expression fragment (`\[` is a bracket, `(\[<PID>\])?` an optional part),
+    /// in which a run of spaces matches one or more whitespace characters. Fields match lazily,
+    /// so `<Content>` takes the rest of the line.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when the template has no `<Content>` field or is malformed.
@@ -80,6 +82,7 @@ impl HeaderFormat {
     }
 }
 
+/// A regular-expression fragment between fields, with runs of spaces made `\s+`.
 fn literal(lit: &str) -> String {
     let mut out = String::new();
     let mut in_space = false;
@@ -91,7 +94,7 @@ fn literal(lit: &str) -> String {
             in_space = true;
         } else {
             in_space = false;
-            out.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+            out.push(c);
         }
     }
     out
@@ -363,6 +366,26 @@ mod tests {
         assert_eq!(l[0].level, Some(Severity::Info));
         assert_eq!(l[1].message, "broken");
         assert_eq!((l[1].line, r.normalized), (2, 1));
+    }
+
+    #[test]
+    fn loghub_templates_carry_regex_fragments() {
+        let (l, _) = logs(
+            r"<Month>  <Date> <Time> <User> <Component>\[<PID>\]( \(<Address>\))?: <Content>",
+            "Jul  1 09:00:55 calvisitor-10-105-160-95 kernel[0]: IOThunderboltSwitch<0>(0x0)::listenerCallback\n\
+Jul  1 09:01:05 calvisitor-10-105-160-95 com.apple.CDScheduler[43]: Thermal pressure state: 1 Memory pressure state: 0\n\
+Jul  1 09:02:26 calvisitor-10-105-160-95 QQ[10018] (0x7f8): FA||Url||taskID[2019352994] dealloc\n",
+        );
+        assert_eq!(l[0].message, "IOThunderboltSwitch<0>(0x0)::listenerCallback");
+        assert_eq!(l[1].labels.get("Component"), Some("com.apple.CDScheduler"));
+        assert_eq!(l[2].labels.get("Address"), Some("0x7f8"));
+        assert_eq!(l[2].message, "FA||Url||taskID[2019352994] dealloc");
+        let (l, _) = logs(
+            r"\[<Time>\] <Program> - <Content>",
+            "[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy HTTPS\n",
+        );
+        assert_eq!(l[0].labels.get("Program"), Some("chrome.exe"));
+        assert_eq!(l[0].message, "proxy.cse.cuhk.edu.hk:5070 open through proxy HTTPS");
     }
 
     #[test]

@@ -1,0 +1,407 @@
+//! Tokenising and masking a log message: the variable shapes that occur everywhere (numbers,
+//! IPs with ports, hex, UUIDs, paths, URLs, durations, sizes, timestamps) become `<*>`, at the
+//! smallest part of a token that holds them, so `node-12` becomes `node-<*>` and `(TID 3).`
+//! keeps its brackets and period.
+//!
+//! The rendering follows the template style of the corrected loghub labels (Khan et al., ICSE
+//! 2022): whitespace collapsed, digit runs, paths, booleans and the default user strings
+//! (`null`, `root`, `admin`) as variables, a part of a token joined to a variable by `_` or
+//! letters taken into it, and adjacent variables joined by `.`, `:`, `/`, `@` or `#` merged.
+//!
+//! Protected tokens (severity levels, HTTP methods) are never masked, and an HTTP status is
+//! kept as its class (`5xx`), so that `INFO` and `ERROR`, or a 200 and a 503, never merge.
+
+/// The wildcard.
+pub(crate) const WILDCARD: &str = "<*>";
+
+/// Masks a whole message into `out` as space-separated masked tokens; returns the number of
+/// tokens.
+pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
+    out.clear();
+    let mut n = 0;
+    let mut prev: Option<&str> = None;
+    let mut last_start = 0;
+    for tok in message.split_ascii_whitespace() {
+        // a size unit that scales with the value (B, KB, MB...) is part of the variable
+        if n > 0
+            && is_size_unit(tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)))
+            && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD))
+        {
+            out.push_str(tok.get(tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)).len()..).unwrap_or(""));
+            prev = Some(tok);
+            continue;
+        }
+        if n > 0 {
+            out.push(' ');
+        }
+        last_start = out.len();
+        mask_token(tok, prev, out);
+        prev = Some(tok);
+        n += 1;
+    }
+    n
+}
+
+/// Units whose choice follows the magnitude of the value, so they belong to it.
+fn is_size_unit(t: &str) -> bool {
+    matches!(t, "B" | "KB" | "MB" | "GB" | "TB" | "PB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB")
+}
+
+/// Severity words and HTTP methods: never wildcards.
+pub(crate) fn is_protected(tok: &str) -> bool {
+    const WORDS: [&str; 24] = [
+        "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL", "CRITICAL", "CRIT", "ALERT",
+        "EMERG", "SEVERE", "PANIC", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "FINE",
+    ];
+    let core = tok.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    core.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(core))
+}
+
+/// Wrapping punctuation kept outside a variable.
+fn is_lead(b: u8) -> bool {
+    matches!(b, b'(' | b'[' | b'{' | b'<' | b'"' | b'\'' | b'`')
+}
+
+fn is_trail(b: u8) -> bool {
+    matches!(b, b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'`' | b',' | b'.' | b';' | b':' | b'!' | b'?')
+}
+
+/// Delimiters inside a token (the corrected loghub labels' token delimiters).
+fn is_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b',' | b'!'
+            | b';'
+            | b':'
+            | b'='
+            | b'|'
+            | b'"'
+            | b'\''
+            | b'['
+            | b']'
+            | b'('
+            | b')'
+            | b'{'
+            | b'}'
+            | b'.'
+            | b'-'
+            | b'+'
+            | b'@'
+            | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'<'
+            | b'>'
+            | b'/'
+    )
+}
+
+fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
+    let b = core.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    // an HTTP status after the request line or a status key keeps its class
+    if b.len() == 3
+        && digits == 3
+        && matches!(b.first(), Some(b'1'..=b'5'))
+        && prev.is_some_and(|p| {
+            let p = p.trim_end_matches('"');
+            p.starts_with("HTTP/") || p.eq_ignore_ascii_case("status") || p.eq_ignore_ascii_case("status:")
+        })
+    {
+        return Some(match b.first() {
+            Some(b'1') => "1xx",
+            Some(b'2') => "2xx",
+            Some(b'3') => "3xx",
+            Some(b'4') => "4xx",
+            _ => "5xx",
+        });
+    }
+    if core.contains("://") || is_path(core) || is_email(core) {
+        return Some(WILDCARD);
+    }
+    if digits == 0 {
+        return None;
+    }
+    if is_ip_or_host_port(core) || is_uuid(b) || is_number_with_unit(b) && !b.contains(&b':') {
+        return Some(WILDCARD);
+    }
+    None
+}
+
+/// `/a/b`, `./a`, `~/a`, `C:\a`: a path (the whole token).
+fn is_path(core: &str) -> bool {
+    let b = core.as_bytes();
+    match b {
+        [b'/', rest @ ..] => !rest.is_empty() && rest.first() != Some(&b'/') || core.starts_with("//") && b.len() > 2,
+        [b'.' | b'~', b'/', ..] => true,
+        [d, b':', b'\\', ..] => d.is_ascii_alphabetic(),
+        _ => false,
+    }
+}
+
+fn is_email(core: &str) -> bool {
+    match core.split_once('@') {
+        Some((user, host)) => {
+            !user.is_empty()
+                && host.contains('.')
+                && host.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+                && user.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+'))
+        }
+        None => false,
+    }
+}
+
+/// A UUID: 8-4-4-4-12 hex digits.
+fn is_uuid(b: &[u8]) -> bool {
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+}
+
+/// An IPv4 address with optional port or prefix, a `host:port` or `host.domain:port`, or an
+/// IPv6 address.
+fn is_ip_or_host_port(core: &str) -> bool {
+    let (host, port) = match core.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) => (h, Some(p)),
+        _ => (core, None),
+    };
+    let host = host.split_once('/').map_or(host, |(h, _)| h);
+    let hb = host.as_bytes();
+    if hb.is_empty() {
+        return false;
+    }
+    let dots = hb.iter().filter(|&&c| c == b'.').count();
+    let ipv4 = dots == 3 && hb.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    if ipv4 {
+        return true;
+    }
+    let colons = core.bytes().filter(|&c| c == b':').count();
+    if colons >= 2 && core.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
+        return true;
+    }
+    // a dotted host name with a port
+    port.is_some()
+        && dots >= 1
+        && hb.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+        && hb.first().is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// Hex identifiers: `0x1f`, or eight or more hex digits with at least one digit and one
+/// letter or twelve or more hex digits, optionally in dash-separated groups (UUIDs, MACs with
+/// colons are caught as IPv6-like).
+fn is_hex_id(b: &[u8]) -> bool {
+    if let [b'0', b'x' | b'X', rest @ ..] = b {
+        return !rest.is_empty() && rest.iter().all(u8::is_ascii_hexdigit);
+    }
+    let hex = b.iter().filter(|c| c.is_ascii_hexdigit()).count();
+    let seps = b.iter().filter(|&&c| c == b'-' || c == b':').count();
+    if hex + seps != b.len() || hex < 8 {
+        return false;
+    }
+    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    letters > 0 || hex >= 12
+}
+
+/// A number followed by a unit: `12ms`, `3.5GB`, `100KB`, `2s`, `95%`.
+fn is_number_with_unit(b: &[u8]) -> bool {
+    let split = b.iter().position(|c| !(c.is_ascii_digit() || *c == b'.' || *c == b',')).unwrap_or(b.len());
+    if split == 0 || !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    let unit = b.get(split..).unwrap_or_default();
+    const UNITS: [&str; 24] = [
+        "ms", "s", "us", "ns", "m", "h", "d", "sec", "secs", "min", "b", "kb", "mb", "gb", "tb", "k", "kib", "mib",
+        "gib", "%", "x", "bytes", "hz", "ghz",
+    ];
+    unit.is_empty() || UNITS.iter().any(|u| u.as_bytes().eq_ignore_ascii_case(unit))
+}
+
+/// The end of an IPv4 address (and `:port`) starting at `i`, when one does and is not glued to
+/// a preceding digit or letter.
+fn ipv4_at(b: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && b.get(i - 1).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let mut k = i;
+    for octet in 0..4 {
+        let start = k;
+        while b.get(k).is_some_and(u8::is_ascii_digit) && k - start < 3 {
+            k += 1;
+        }
+        if k == start {
+            return None;
+        }
+        if octet < 3 {
+            if b.get(k) != Some(&b'.') {
+                return None;
+            }
+            k += 1;
+        }
+    }
+    if b.get(k).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    if b.get(k) == Some(&b':') && b.get(k + 1).is_some_and(u8::is_ascii_digit) {
+        k += 1;
+        while b.get(k).is_some_and(u8::is_ascii_digit) {
+            k += 1;
+        }
+    }
+    Some(k)
+}
+
+/// A part of a token (between delimiters) that is a variable on its own.
+fn part_is_variable(p: &[u8]) -> bool {
+    if p.is_empty() {
+        return false;
+    }
+    if let [b'-' | b'+', rest @ ..] = p
+        && !rest.is_empty()
+        && rest.iter().all(u8::is_ascii_digit)
+    {
+        return true;
+    }
+    let digits = p.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        const WORDS: [&str; 5] = ["true", "false", "null", "root", "admin"];
+        return p.len() <= 5 && WORDS.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(p));
+    }
+    if digits == p.len() || is_hex_id(p) || is_number_with_unit(p) {
+        return true;
+    }
+    // an identifier carrying a long number (blk_3886, attempt_2015, r7x9321): the number is the
+    // point of the token; a word with a digit in it (SOCKS5, flush2DB, utf8) is not a variable
+    let mut run = 0;
+    let mut longest = 0;
+    for &c in p {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest >= 4 || digits * 2 >= p.len() + 1
+}
+
+/// Masks one whitespace token into `out`.
+fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
+    if is_protected(tok) {
+        out.push_str(tok);
+        return;
+    }
+    let b = tok.as_bytes();
+    let lead = b.iter().take_while(|&&c| is_lead(c)).count();
+    let rest = b.get(lead..).unwrap_or_default();
+    // a path keeps a trailing period as part of it (`/a/part-1.`)
+    let pathlike = matches!(rest, [b'/', ..] | [b'.' | b'~', b'/', ..]);
+    let trail = rest.iter().rev().take_while(|&&c| is_trail(c) && !(pathlike && c == b'.')).count();
+    let core_end = b.len() - trail;
+    let (Some(head), Some(core), Some(tail)) = (tok.get(..lead), tok.get(lead..core_end), tok.get(core_end..)) else {
+        out.push_str(tok);
+        return;
+    };
+    if let Some(m) = masks_whole(core, prev) {
+        out.push_str(head);
+        out.push_str(m);
+        out.push_str(tail);
+        return;
+    }
+    if !core.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_alphabetic() && c.is_ascii_lowercase())
+        && !core.is_empty()
+    {
+        // punctuation and capitals only (BLOCK*, ****): as is
+        out.push_str(tok);
+        return;
+    }
+    let start = out.len();
+    out.push_str(head);
+    // parts between delimiters
+    let cb = core.as_bytes();
+    let mut i = 0;
+    while i < cb.len() {
+        // an IPv4 address (with its port) inside a token is one variable
+        if let Some(end) = ipv4_at(cb, i) {
+            out.push_str(WILDCARD);
+            if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
+                out.push_str(d);
+            }
+            i = end + 1;
+            continue;
+        }
+        // a `-` after `_` (blk_-42) or starting a number (=-1) is a sign, not a delimiter
+        let j = (i..cb.len())
+            .find(|&k| {
+                cb.get(k).is_some_and(|&c| {
+                    is_delim(c)
+                        && !(c == b'-'
+                            && (k > 0 && cb.get(k - 1) == Some(&b'_')
+                                || k == i && cb.get(k + 1).is_some_and(u8::is_ascii_digit)))
+                })
+            })
+            .unwrap_or(cb.len());
+        let part = cb.get(i..j).unwrap_or_default();
+        if part_is_variable(part) {
+            out.push_str(WILDCARD);
+        } else {
+            out.push_str(core.get(i..j).unwrap_or_default());
+        }
+        if let Some(d) = core.get(j..(j + 1).min(cb.len())) {
+            out.push_str(d);
+        }
+        i = j + 1;
+    }
+    out.push_str(tail);
+    if out.get(start..).is_some_and(|t| t.contains(WILDCARD)) {
+        let merged = merge_adjacent(out.get(start..).unwrap_or_default());
+        out.truncate(start);
+        out.push_str(&merged);
+    }
+}
+
+/// Merges variables joined by `.` or by nothing (a number with decimals, an IP address, a
+/// dotted version); other delimiters between variables are kept, as in `<*>:<*>:<*>`.
+pub(crate) fn merge_adjacent(token: &str) -> String {
+    let mut t = token.to_string();
+    loop {
+        let before = t.len();
+        for pat in ["<*><*>", "<*>.<*>"] {
+            while t.contains(pat) {
+                t = t.replace(pat, WILDCARD);
+            }
+        }
+        if t.len() == before {
+            return t;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> String {
+        let mut out = String::new();
+        mask_message(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn masks_the_common_shapes() {
+        assert_eq!(m("Served block blk_-1608999687919862906 to /10.250.14.224"), "Served block <*> to <*>");
+        assert_eq!(m("Finished task 0.0 in stage 1.0 (TID 3). 2087 bytes result"), "Finished task <*> in stage <*> (TID <*>). <*> bytes result");
+        assert_eq!(m("proxy.cse.cuhk.edu.hk:5070 open through proxy p.x.hk:5070 HTTPS"), "<*> open through proxy <*> HTTPS");
+        assert_eq!(m("node-12 ambient=34 up 12ms 3.5GB 0x1f3 at 2017-12-23 22:15:29"), "node-<*> ambient=<*> up <*> <*> <*> at <*> <*>");
+        assert_eq!(m("uuid 123e4567-e89b-12d3-a456-426614174000 ip 10.0.0.1:8080 mac 00:1a:2b:3c:4d:5e"), "uuid <*> ip <*> mac <*>");
+        assert_eq!(m("GET /cart/items HTTP/1.1\" 503 12"), "GET <*> HTTP/1.<*>\" 5xx <*>");
+        assert_eq!(m("SOCKS5 flush2DB utf8 enabled=true user root"), "SOCKS5 flush2DB utf8 enabled=<*> user <*>");
+        assert_eq!(m("taskID[2019352994] dealloc  x"), "taskID[<*>] dealloc x");
+        assert_eq!(m("mail bob@example.com url https://a.b/c?d=1"), "mail <*> url <*>");
+    }
+
+    #[test]
+    fn protected_tokens_stay() {
+        assert_eq!(m("INFO ERROR [WARN] VM Started"), "INFO ERROR [WARN] VM Started");
+        assert!(is_protected("ERROR:"));
+        assert!(!is_protected("ERRORS_SEEN_TODAY"));
+    }
+}

@@ -1,0 +1,577 @@
+//! The streaming template miner.
+//!
+//! Each message is masked ([`super::mask`]) and looked up by its masked text: lines that mask
+//! to the same text form a *cluster*. Clusters are grouped into *templates* by consolidation, a
+//! deterministic function of the set of clusters and their counts: within each token count, the
+//! clusters are split recursively on the column that looks most like a constant (the first
+//! token, a column with few distinct values, a protected token); what remains varying becomes
+//! `<*>`. Consolidation runs whenever the number of clusters has grown by a fraction since the
+//! last one, and at [`TemplateMiner::finish`], so its cost is amortised; between runs a new
+//! cluster joins the first existing template it fits.
+//!
+//! Template ids are content hashes of the template text, so they are the same across runs,
+//! shards and processes. Because consolidation depends only on the clusters and their counts,
+//! merging the states of miners that ran on shards gives exactly the templates of one miner
+//! over the whole input, as long as neither evicted clusters (see [`MinerConfig::max_clusters`]).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::mask::{WILDCARD, is_protected, mask_message, merge_adjacent};
+
+/// Settings of the template miner. The defaults are the one configuration used everywhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MinerConfig {
+    /// Most clusters (distinct masked messages) kept; beyond it the least used are evicted.
+    pub max_clusters: usize,
+    /// Bytes of a message that are mined; the rest becomes one trailing `<*>`.
+    pub max_message_bytes: usize,
+    /// Tokens of a message that are mined; the rest becomes one trailing `<*>`.
+    pub max_tokens: usize,
+    /// A column with at most this many distinct values (and no `<*>` among them) is taken as
+    /// a constant that tells templates apart; with more, it is a variable.
+    pub max_categories: usize,
+    /// Consolidate when the clusters have grown by this fraction since the last consolidation.
+    pub growth: f64,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        Self { max_clusters: 200_000, max_message_bytes: 16 * 1024, max_tokens: 256, max_categories: 4, growth: 0.25 }
+    }
+}
+
+impl MinerConfig {
+    /// Sets [`Self::max_clusters`].
+    #[must_use]
+    pub fn with_max_clusters(mut self, n: usize) -> Self {
+        self.max_clusters = n.max(1);
+        self
+    }
+
+    /// Sets [`Self::max_categories`].
+    #[must_use]
+    pub fn with_max_categories(mut self, n: usize) -> Self {
+        self.max_categories = n;
+        self
+    }
+
+    /// Sets [`Self::max_message_bytes`].
+    #[must_use]
+    pub fn with_max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message_bytes = n.max(16);
+        self
+    }
+}
+
+/// A template's stable id: `T` and 16 hex digits of the SHA-256 of its text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TemplateId(pub String);
+
+impl TemplateId {
+    /// The id of a template text.
+    #[must_use]
+    pub fn of(text: &str) -> Self {
+        let digest = Sha256::digest(text.as_bytes());
+        let mut s = String::with_capacity(17);
+        s.push('T');
+        for b in digest.iter().take(8) {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Self(s)
+    }
+}
+
+impl std::fmt::Display for TemplateId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A mined template.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    /// Stable id (a hash of `text`).
+    pub id: TemplateId,
+    /// The template, with `<*>` for variable parts.
+    pub text: String,
+    /// Lines assigned to it.
+    pub count: u64,
+}
+
+/// A cluster handle: which distinct masked message a line was, resolvable to its template
+/// with [`TemplateMiner::template_of`] at any time (templates may generalise as more lines
+/// arrive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ClusterId(pub u32);
+
+/// Counters of what the miner did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MinerStats {
+    /// Lines mined.
+    pub lines: u64,
+    /// Lines whose message was cut at [`MinerConfig::max_message_bytes`] or
+    /// [`MinerConfig::max_tokens`].
+    pub truncated: u64,
+    /// Clusters evicted under [`MinerConfig::max_clusters`].
+    pub evicted: u64,
+    /// Consolidations run.
+    pub consolidations: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Cluster {
+    /// The masked message; empty once evicted.
+    key: String,
+    count: u64,
+    /// Line number (in this miner) of the last line seen.
+    last: u64,
+    /// Index into `templates`.
+    template: u32,
+}
+
+/// The streaming template miner. Its state serialises, reloads and merges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateMiner {
+    config: MinerConfig,
+    clusters: Vec<Cluster>,
+    templates: Vec<Template>,
+    stats: MinerStats,
+    alive: usize,
+    consolidated_at: usize,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+    #[serde(skip)]
+    by_text: HashMap<String, u32>,
+    #[serde(skip)]
+    scratch: String,
+}
+
+impl Default for TemplateMiner {
+    fn default() -> Self {
+        Self::new(MinerConfig::default())
+    }
+}
+
+impl TemplateMiner {
+    /// An empty miner.
+    #[must_use]
+    pub fn new(config: MinerConfig) -> Self {
+        Self {
+            config,
+            clusters: Vec::new(),
+            templates: Vec::new(),
+            stats: MinerStats::default(),
+            alive: 0,
+            consolidated_at: 0,
+            index: HashMap::new(),
+            by_text: HashMap::new(),
+            scratch: String::new(),
+        }
+    }
+
+    /// Rebuilds the lookup indexes after deserialising.
+    fn ensure_index(&mut self) {
+        if self.index.len() != self.alive {
+            self.index = self
+                .clusters
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.key.is_empty())
+                .map(|(i, c)| (c.key.clone(), i as u32))
+                .collect();
+        }
+        if self.by_text.len() != self.templates.len() {
+            self.by_text = self.templates.iter().enumerate().map(|(i, t)| (t.text.clone(), i as u32)).collect();
+        }
+    }
+
+    /// Mines one message; returns its cluster (resolve it with [`Self::template_of`]).
+    pub fn add(&mut self, message: &str) -> ClusterId {
+        self.add_counted(message, 1)
+    }
+
+    fn add_counted(&mut self, message: &str, count: u64) -> ClusterId {
+        self.ensure_index();
+        self.stats.lines += count;
+        let line = self.stats.lines;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.mask_into(message, &mut scratch);
+        let id = if let Some(&i) = self.index.get(scratch.as_str()) {
+            if let Some(c) = self.clusters.get_mut(i as usize) {
+                c.count += count;
+                c.last = line;
+                let t = c.template as usize;
+                if let Some(t) = self.templates.get_mut(t) {
+                    t.count += count;
+                }
+            }
+            ClusterId(i)
+        } else {
+            self.new_cluster(scratch.clone(), count, line)
+        };
+        self.scratch = scratch;
+        id
+    }
+
+    /// Masks a message, cutting it at the configured limits.
+    fn mask_into(&mut self, message: &str, out: &mut String) {
+        let mut cut = false;
+        let msg = if message.len() > self.config.max_message_bytes {
+            cut = true;
+            let mut end = self.config.max_message_bytes;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.get(..end).unwrap_or_default()
+        } else {
+            message
+        };
+        let n = mask_message(msg, out);
+        if n > self.config.max_tokens {
+            cut = true;
+            if let Some((pos, _)) = out.match_indices(' ').nth(self.config.max_tokens - 1) {
+                out.truncate(pos);
+            }
+        }
+        if cut {
+            self.stats.truncated += 1;
+            out.push_str(if out.is_empty() { WILDCARD } else { " <*>" });
+        }
+    }
+
+    fn new_cluster(&mut self, key: String, count: u64, line: u64) -> ClusterId {
+        let id = self.clusters.len() as u32;
+        let template = self.fit(&key).unwrap_or_else(|| self.template_index(&key));
+        if let Some(t) = self.templates.get_mut(template as usize) {
+            t.count += count;
+        }
+        self.index.insert(key.clone(), id);
+        self.clusters.push(Cluster { key, count, last: line, template });
+        self.alive += 1;
+        if self.alive as f64 > self.consolidated_at as f64 * (1.0 + self.config.growth) + 16.0 {
+            self.consolidate();
+        }
+        ClusterId(id)
+    }
+
+    /// The index of the template with this text, created when new.
+    fn template_index(&mut self, text: &str) -> u32 {
+        if let Some(&i) = self.by_text.get(text) {
+            return i;
+        }
+        let i = self.templates.len() as u32;
+        self.templates.push(Template { id: TemplateId::of(text), text: text.to_string(), count: 0 });
+        self.by_text.insert(text.to_string(), i);
+        i
+    }
+
+    /// The first template (in index order) with the same token count whose constant tokens all
+    /// match `key`.
+    fn fit(&self, key: &str) -> Option<u32> {
+        let n = key.split(' ').count();
+        self.templates.iter().enumerate().find_map(|(i, t)| {
+            let mut tt = t.text.split(' ');
+            let mut kt = key.split(' ');
+            let same_len = t.text.split(' ').count() == n;
+            (same_len
+                && t.text.contains(WILDCARD)
+                && std::iter::from_fn(|| Some((tt.next()?, kt.next()?))).all(|(a, b)| a == WILDCARD || a == b))
+            .then_some(i as u32)
+        })
+    }
+
+    /// The template a cluster belongs to now.
+    #[must_use]
+    pub fn template_of(&self, cluster: ClusterId) -> Option<&Template> {
+        let c = self.clusters.get(cluster.0 as usize)?;
+        self.templates.get(c.template as usize)
+    }
+
+    /// Consolidates, so that templates reflect every line seen; call it before reading final
+    /// templates.
+    pub fn finish(&mut self) {
+        self.ensure_index();
+        self.consolidate();
+    }
+
+    /// Templates with at least one line, most frequent first (ties by id).
+    #[must_use]
+    pub fn templates(&self) -> Vec<Template> {
+        let mut v: Vec<Template> = self.templates.iter().filter(|t| t.count > 0).cloned().collect();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+
+    /// The counters.
+    #[must_use]
+    pub fn stats(&self) -> MinerStats {
+        self.stats
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &MinerConfig {
+        &self.config
+    }
+
+    /// Merges another miner's state (for example one that mined another shard) into this one
+    /// and consolidates. The other miner's cluster handles are not valid here.
+    pub fn merge(&mut self, other: &TemplateMiner) {
+        self.ensure_index();
+        let lines_before = self.stats.lines;
+        for c in other.clusters.iter().filter(|c| !c.key.is_empty()) {
+            if let Some(&i) = self.index.get(c.key.as_str()) {
+                if let Some(mine) = self.clusters.get_mut(i as usize) {
+                    mine.count += c.count;
+                }
+            } else {
+                let id = self.clusters.len() as u32;
+                self.index.insert(c.key.clone(), id);
+                self.clusters.push(Cluster { key: c.key.clone(), count: c.count, last: lines_before, template: 0 });
+                self.alive += 1;
+            }
+        }
+        self.stats.lines = lines_before + other.stats.lines;
+        self.stats.truncated += other.stats.truncated;
+        self.stats.evicted += other.stats.evicted;
+        self.consolidate();
+    }
+
+    /// Regroups every cluster into templates (see the module docs).
+    fn consolidate(&mut self) {
+        self.stats.consolidations += 1;
+        self.evict();
+        let mut by_len: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for (i, c) in self.clusters.iter().enumerate() {
+            if !c.key.is_empty() {
+                by_len.entry(c.key.split(' ').count()).or_default().push(i as u32);
+            }
+        }
+        for t in &mut self.templates {
+            t.count = 0;
+        }
+        // evicted clusters keep their last template; count them there
+        for c in self.clusters.iter().filter(|c| c.key.is_empty()) {
+            if let Some(t) = self.templates.get_mut(c.template as usize) {
+                t.count += c.count;
+            }
+        }
+        for (len, ids) in by_len {
+            let mut parts = Vec::new();
+            partition(&self.clusters, ids, len, self.config.max_categories, &mut parts);
+            for (members, text) in parts {
+                let t = self.template_index(&text);
+                for m in members {
+                    if let Some(c) = self.clusters.get_mut(m as usize) {
+                        c.template = t;
+                        let n = c.count;
+                        if let Some(tt) = self.templates.get_mut(t as usize) {
+                            tt.count += n;
+                        }
+                    }
+                }
+            }
+        }
+        self.consolidated_at = self.alive;
+    }
+
+    /// Evicts the least used clusters (fewest lines, then least recent) down to 90% of the cap.
+    fn evict(&mut self) {
+        if self.alive <= self.config.max_clusters {
+            return;
+        }
+        let target = self.config.max_clusters * 9 / 10;
+        let mut order: Vec<u32> =
+            (0..self.clusters.len() as u32).filter(|&i| self.clusters.get(i as usize).is_some_and(|c| !c.key.is_empty())).collect();
+        order.sort_by_key(|&i| self.clusters.get(i as usize).map(|c| (c.count, c.last)));
+        for &i in order.iter().take(self.alive - target) {
+            if let Some(c) = self.clusters.get_mut(i as usize) {
+                self.index.remove(c.key.as_str());
+                c.key = String::new();
+                self.stats.evicted += 1;
+                self.alive -= 1;
+            }
+        }
+    }
+}
+
+/// Splits clusters of `len` tokens into templates; pushes `(members, template text)`.
+///
+/// A set of clusters whose rows agree on at least half of their columns is one message shape:
+/// a column that varies in it is a variable, unless it takes a protected token or only a few
+/// values (`max_categories`), which tell templates apart and split the set. A set that agrees
+/// on less is several shapes: it is split on its first column when that varies, else on the
+/// column with the fewest values. A column found variable stays variable in the parts.
+fn partition(clusters: &[Cluster], ids: Vec<u32>, len: usize, max_categories: usize, out: &mut Vec<(Vec<u32>, String)>) {
+    let tokens = |i: u32| clusters.get(i as usize).map(|c| c.key.split(' ').collect::<Vec<&str>>()).unwrap_or_default();
+    let mut stack = vec![(ids, vec![false; len])];
+    while let Some((mut ids, mut variable)) = stack.pop() {
+        ids.sort_by(|a, b| {
+            let ka = clusters.get(*a as usize).map(|c| c.key.as_str());
+            let kb = clusters.get(*b as usize).map(|c| c.key.as_str());
+            ka.cmp(&kb)
+        });
+        let rows: Vec<Vec<&str>> = ids.iter().map(|&i| tokens(i)).collect();
+        let mut distinct = vec![1usize; len];
+        let mut flags = vec![(false, false); len];
+        for col in 0..len {
+            let mut values: Vec<&str> = rows.iter().filter_map(|r| r.get(col).copied()).collect();
+            values.sort_unstable();
+            values.dedup();
+            if let Some(d) = distinct.get_mut(col) {
+                *d = values.len();
+            }
+            if let Some(f) = flags.get_mut(col) {
+                *f = (values.iter().any(|v| *v == WILDCARD), values.iter().any(|v| is_protected(v)));
+            }
+        }
+        let constant = distinct.iter().zip(&variable).filter(|(k, v)| **k == 1 && !**v).count();
+        let one_shape = constant * 2 >= len;
+        let mut split: Option<(usize, usize)> = None;
+        for col in 0..len {
+            let (k, (wild, protected)) = (distinct.get(col).copied().unwrap_or(1), flags.get(col).copied().unwrap_or_default());
+            if k <= 1 || variable.get(col).copied().unwrap_or(false) && !protected {
+                continue;
+            }
+            let categorical = if one_shape {
+                protected || !(wild && k <= 2) && k <= max_categories
+            } else {
+                true
+            };
+            if categorical {
+                let rank = if protected || !one_shape && col == 0 { 0 } else { k };
+                if split.is_none_or(|(_, r)| rank < r) {
+                    split = Some((col, rank));
+                }
+            } else if let Some(v) = variable.get_mut(col) {
+                *v = true;
+            }
+        }
+        if let Some((col, _)) = split {
+            let mut groups: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+            for (r, &i) in rows.iter().zip(&ids) {
+                groups.entry(r.get(col).copied().unwrap_or_default()).or_default().push(i);
+            }
+            for (_, g) in groups.into_iter().rev() {
+                stack.push((g, variable.clone()));
+            }
+            continue;
+        }
+        let first = rows.first().cloned().unwrap_or_default();
+        let text: Vec<String> = first
+            .iter()
+            .enumerate()
+            .map(|(col, t)| {
+                let varies = variable.get(col).copied().unwrap_or(false)
+                    || rows.iter().any(|r| r.get(col).is_some_and(|v| v != t));
+                if varies { wildcard_keeping_punctuation(rows.iter().filter_map(|r| r.get(col).copied())) } else { merge_adjacent(t) }
+            })
+            .collect();
+        out.push((ids, text.join(" ")));
+    }
+}
+
+/// `<*>` with the leading and trailing punctuation that every value of the column shares, so
+/// a variable followed by a comma keeps the comma.
+fn wildcard_keeping_punctuation<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
+    let Some(first) = values.next() else { return WILDCARD.to_string() };
+    let punct = |c: char| matches!(c, '(' | '[' | '{' | '"' | '\'' | ')' | ']' | '}' | ',' | ';' | ':' | '.');
+    let mut head: &str = &first[..first.len() - first.trim_start_matches(punct).len()];
+    let mut tail: &str = &first[first.trim_end_matches(punct).len()..];
+    for v in values {
+        while !v.starts_with(head) {
+            head = head.get(..head.len().saturating_sub(1)).unwrap_or_default();
+        }
+        while !v.ends_with(tail) {
+            tail = tail.get(1..).unwrap_or_default();
+        }
+    }
+    format!("{head}{WILDCARD}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mine(lines: &[&str]) -> (TemplateMiner, Vec<ClusterId>) {
+        let mut m = TemplateMiner::default();
+        let ids = lines.iter().map(|l| m.add(l)).collect();
+        m.finish();
+        (m, ids)
+    }
+
+    fn text(m: &TemplateMiner, c: ClusterId) -> String {
+        m.template_of(c).map(|t| t.text.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn groups_and_masks() {
+        let users = ["alice", "bob", "carol", "dave", "erin", "frank"];
+        let mut lines = Vec::new();
+        for (i, u) in users.iter().enumerate() {
+            lines.push(format!("Accepted password for {u} from 10.0.0.{i} port 22{i}"));
+            lines.push(format!("VM {} id {i}", if i % 2 == 0 { "Started" } else { "Paused" }));
+            lines.push(format!("{} request took {i}ms", if i % 2 == 0 { "INFO" } else { "ERROR" }));
+        }
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (m, ids) = mine(&refs);
+        assert_eq!(text(&m, ids[0]), "Accepted password for <*> from <*> port <*>");
+        assert_eq!(text(&m, ids[1]), "VM Started id <*>");
+        assert_eq!(text(&m, ids[4]), "VM Paused id <*>");
+        assert_eq!(text(&m, ids[2]), "INFO request took <*>");
+        assert_eq!(text(&m, ids[5]), "ERROR request took <*>");
+        assert_eq!(m.templates().len(), 5);
+    }
+
+    #[test]
+    fn ids_are_content_hashes() {
+        let (m, ids) = mine(&["disk full on node-3", "disk full on node-4"]);
+        let t = m.template_of(ids[0]).unwrap();
+        assert_eq!(t.text, "disk full on node-<*>");
+        assert_eq!(t.id, TemplateId::of("disk full on node-<*>"));
+        assert_eq!(t.count, 2);
+    }
+
+    #[test]
+    fn merging_shards_equals_one_pass() {
+        let lines: Vec<String> =
+            (0..400).map(|i| format!("user u{} did {} in {}ms", ["ann", "ben", "cid", "dot", "eve"][i % 5], ["read", "write"][i % 2], i)).collect();
+        let mut whole = TemplateMiner::default();
+        for l in &lines {
+            whole.add(l);
+        }
+        whole.finish();
+        let (mut a, mut b) = (TemplateMiner::default(), TemplateMiner::default());
+        for (i, l) in lines.iter().enumerate() {
+            if i % 3 == 0 { a.add(l) } else { b.add(l) };
+        }
+        a.merge(&b);
+        assert_eq!(a.templates(), whole.templates());
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let (m, _) = mine(&["a 1", "a 2", "b x"]);
+        let json = serde_json::to_string(&m).unwrap();
+        let mut back: TemplateMiner = serde_json::from_str(&json).unwrap();
+        let c = back.add("a 3");
+        assert_eq!(back.template_of(c).unwrap().text, "a <*>");
+        assert_eq!(back.stats().lines, 4);
+    }
+
+    #[test]
+    fn cap_evicts_and_counts() {
+        let mut m = TemplateMiner::new(MinerConfig::default().with_max_clusters(100));
+        for i in 0..5000 {
+            m.add(&format!("w{}x{} y", char::from(b'a' + (i % 26) as u8), i / 26));
+        }
+        m.finish();
+        assert!(m.stats().evicted > 0);
+        assert!(m.alive <= 100);
+    }
+}
