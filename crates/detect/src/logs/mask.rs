@@ -21,13 +21,12 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
     let mut n = 0;
     let mut prev: Option<&str> = None;
     let mut last_start = 0;
-    for tok in message.split_ascii_whitespace() {
+    let mut tokens = message.split_ascii_whitespace().peekable();
+    while let Some(tok) = tokens.next() {
+        let bare = tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8));
         // a size unit that scales with the value (B, KB, MB...) is part of the variable
-        if n > 0
-            && is_size_unit(tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)))
-            && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD))
-        {
-            out.push_str(tok.get(tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)).len()..).unwrap_or(""));
+        if n > 0 && is_size_unit(bare) && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD)) {
+            out.push_str(tok.get(bare.len()..).unwrap_or(""));
             prev = Some(tok);
             continue;
         }
@@ -35,11 +34,28 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
             out.push(' ');
         }
         last_start = out.len();
-        mask_token(tok, prev, out);
+        let date_like =
+            |t: Option<&&str>| t.is_some_and(|t| t.as_bytes().first().is_some_and(u8::is_ascii_digit) || is_calendar_word(t));
+        if is_calendar_word(bare) && (date_like(tokens.peek()) || date_like(prev.as_ref())) {
+            // a weekday or month name next to a number is part of a date
+            out.push_str(WILDCARD);
+            out.push_str(tok.get(bare.len()..).unwrap_or(""));
+        } else {
+            mask_token(tok, prev, out);
+        }
         prev = Some(tok);
         n += 1;
     }
     n
+}
+
+/// English weekday and month abbreviations.
+fn is_calendar_word(t: &str) -> bool {
+    const WORDS: [&str; 19] = [
+        "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
+        "Oct", "Nov", "Dec",
+    ];
+    WORDS.contains(&t)
 }
 
 /// Units whose choice follows the magnitude of the value, so they belong to it.
@@ -64,6 +80,11 @@ fn is_lead(b: u8) -> bool {
 
 fn is_trail(b: u8) -> bool {
     matches!(b, b')' | b']' | b'}' | b'>' | b'"' | b'\'' | b'`' | b',' | b'.' | b';' | b':' | b'!' | b'?')
+}
+
+/// Delimiters that end a path inside a token.
+fn is_path_delim(b: u8) -> bool {
+    matches!(b, b',' | b'!' | b';' | b':' | b'=' | b'|' | b'"' | b'\'' | b'[' | b']' | b'(' | b')' | b'{' | b'}')
 }
 
 /// Delimiters inside a token (the corrected loghub labels' token delimiters).
@@ -158,7 +179,9 @@ fn is_email(core: &str) -> bool {
 /// A UUID: 8-4-4-4-12 hex digits.
 fn is_uuid(b: &[u8]) -> bool {
     b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// An IPv4 address with optional port or prefix, a `host:port` or `host.domain:port`, or an
@@ -178,8 +201,12 @@ fn is_ip_or_host_port(core: &str) -> bool {
     if ipv4 {
         return true;
     }
+    // IPv6 (with `::` or six or more groups) and MAC addresses; not times such as 22:15:29
     let colons = core.bytes().filter(|&c| c == b':').count();
-    if colons >= 2 && core.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
+    if (core.contains("::") || colons >= 5)
+        && core.bytes().any(|c| c.is_ascii_alphabetic() || c == b':')
+        && core.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+    {
         return true;
     }
     // a dotted host name with a port
@@ -280,7 +307,7 @@ fn part_is_variable(p: &[u8]) -> bool {
         run = if c.is_ascii_digit() { run + 1 } else { 0 };
         longest = longest.max(run);
     }
-    longest >= 4 || digits * 2 >= p.len() + 1
+    longest >= 3 || digits * 2 > p.len()
 }
 
 /// Masks one whitespace token into `out`.
@@ -319,6 +346,16 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
     let cb = core.as_bytes();
     let mut i = 0;
     while i < cb.len() {
+        // a path after a delimiter (`chdir(/a/b)`) is one variable, up to a path delimiter
+        if cb.get(i) == Some(&b'/') && i > 0 && cb.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+            let end = (i..cb.len()).find(|&k| cb.get(k).is_some_and(|&c| is_path_delim(c))).unwrap_or(cb.len());
+            out.push_str(WILDCARD);
+            if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
+                out.push_str(d);
+            }
+            i = end + 1;
+            continue;
+        }
         // an IPv4 address (with its port) inside a token is one variable
         if let Some(end) = ipv4_at(cb, i) {
             out.push_str(WILDCARD);
@@ -388,13 +425,28 @@ mod tests {
     #[test]
     fn masks_the_common_shapes() {
         assert_eq!(m("Served block blk_-1608999687919862906 to /10.250.14.224"), "Served block <*> to <*>");
-        assert_eq!(m("Finished task 0.0 in stage 1.0 (TID 3). 2087 bytes result"), "Finished task <*> in stage <*> (TID <*>). <*> bytes result");
-        assert_eq!(m("proxy.cse.cuhk.edu.hk:5070 open through proxy p.x.hk:5070 HTTPS"), "<*> open through proxy <*> HTTPS");
-        assert_eq!(m("node-12 ambient=34 up 12ms 3.5GB 0x1f3 at 2017-12-23 22:15:29"), "node-<*> ambient=<*> up <*> <*> <*> at <*> <*>");
-        assert_eq!(m("uuid 123e4567-e89b-12d3-a456-426614174000 ip 10.0.0.1:8080 mac 00:1a:2b:3c:4d:5e"), "uuid <*> ip <*> mac <*>");
-        assert_eq!(m("GET /cart/items HTTP/1.1\" 503 12"), "GET <*> HTTP/1.<*>\" 5xx <*>");
+        assert_eq!(
+            m("Finished task 0.0 in stage 1.0 (TID 3). 2087 bytes result"),
+            "Finished task <*> in stage <*> (TID <*>). <*> bytes result"
+        );
+        assert_eq!(
+            m("proxy.cse.cuhk.edu.hk:5070 open through proxy p.x.hk:5070 HTTPS"),
+            "<*> open through proxy <*> HTTPS"
+        );
+        assert_eq!(
+            m("node-12 ambient=34 up 12ms 3.5GB 0x1f3 at 2017-12-23 22:15:29"),
+            "node-<*> ambient=<*> up <*> <*> <*> at <*>-<*>-<*> <*>:<*>:<*>"
+        );
+        assert_eq!(
+            m("uuid 123e4567-e89b-12d3-a456-426614174000 ip 10.0.0.1:8080 mac 00:1a:2b:3c:4d:5e"),
+            "uuid <*> ip <*> mac <*>"
+        );
+        assert_eq!(m("GET /cart/items HTTP/1.1\" 503 12"), "GET <*> HTTP/<*>\" 5xx <*>");
         assert_eq!(m("SOCKS5 flush2DB utf8 enabled=true user root"), "SOCKS5 flush2DB utf8 enabled=<*> user <*>");
         assert_eq!(m("taskID[2019352994] dealloc  x"), "taskID[<*>] dealloc x");
+        assert_eq!(m("LOGIN chdir(/p/gb2/x) failed: size=-1 at 10.250.19.102:50010:Got"), "LOGIN chdir(<*>) failed: size=<*> at <*>:Got");
+        assert_eq!(m("estimated size 384.0 B, free 317.5 KB) on Thu Aug 11 2005"), "estimated size <*>, free <*>) on <*> <*> <*> <*>");
+        assert_eq!(m("allocateBlock: /user/root/part-00590. blk_-1608999687919862906"), "allocateBlock: <*> <*>");
         assert_eq!(m("mail bob@example.com url https://a.b/c?d=1"), "mail <*> url <*>");
     }
 

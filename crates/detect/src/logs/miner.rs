@@ -361,10 +361,12 @@ impl TemplateMiner {
                 t.count += c.count;
             }
         }
+        let mut parts = Vec::new();
         for (len, ids) in by_len {
-            let mut parts = Vec::new();
             partition(&self.clusters, ids, len, self.config.max_categories, &mut parts);
-            for (members, text) in parts {
+        }
+        for (members, text) in merge_by_signature(parts) {
+            {
                 let t = self.template_index(&text);
                 for m in members {
                     if let Some(c) = self.clusters.get_mut(m as usize) {
@@ -386,8 +388,9 @@ impl TemplateMiner {
             return;
         }
         let target = self.config.max_clusters * 9 / 10;
-        let mut order: Vec<u32> =
-            (0..self.clusters.len() as u32).filter(|&i| self.clusters.get(i as usize).is_some_and(|c| !c.key.is_empty())).collect();
+        let mut order: Vec<u32> = (0..self.clusters.len() as u32)
+            .filter(|&i| self.clusters.get(i as usize).is_some_and(|c| !c.key.is_empty()))
+            .collect();
         order.sort_by_key(|&i| self.clusters.get(i as usize).map(|c| (c.count, c.last)));
         for &i in order.iter().take(self.alive - target) {
             if let Some(c) = self.clusters.get_mut(i as usize) {
@@ -407,7 +410,13 @@ impl TemplateMiner {
 /// values (`max_categories`), which tell templates apart and split the set. A set that agrees
 /// on less is several shapes: it is split on its first column when that varies, else on the
 /// column with the fewest values. A column found variable stays variable in the parts.
-fn partition(clusters: &[Cluster], ids: Vec<u32>, len: usize, max_categories: usize, out: &mut Vec<(Vec<u32>, String)>) {
+fn partition(
+    clusters: &[Cluster],
+    ids: Vec<u32>,
+    len: usize,
+    max_categories: usize,
+    out: &mut Vec<(Vec<u32>, String)>,
+) {
     let tokens = |i: u32| clusters.get(i as usize).map(|c| c.key.split(' ').collect::<Vec<&str>>()).unwrap_or_default();
     let mut stack = vec![(ids, vec![false; len])];
     while let Some((mut ids, mut variable)) = stack.pop() {
@@ -427,22 +436,30 @@ fn partition(clusters: &[Cluster], ids: Vec<u32>, len: usize, max_categories: us
                 *d = values.len();
             }
             if let Some(f) = flags.get_mut(col) {
-                *f = (values.iter().any(|v| *v == WILDCARD), values.iter().any(|v| is_protected(v)));
+                // a column with `<*>` and one word is a variable whose value was not masked
+                // (punctuation shared by every value aside: `<*>:` and `name:` are alike)
+                let shape = wildcard_keeping_punctuation(values.iter().copied());
+                let (h, t) = shape.split_once(WILDCARD).unwrap_or_default();
+                let bare = |v: &str| v.strip_prefix(h).and_then(|v| v.strip_suffix(t)).map(str::to_string);
+                let wild = values.iter().any(|v| bare(v).is_some_and(|b| b == WILDCARD))
+                    && values.iter().all(|v| {
+                        bare(v).is_some_and(|b| {
+                            b == WILDCARD || b.bytes().any(|c| c.is_ascii_alphabetic()) && !b.contains(WILDCARD)
+                        })
+                    });
+                *f = (wild, values.iter().any(|v| is_protected(v)));
             }
         }
         let constant = distinct.iter().zip(&variable).filter(|(k, v)| **k == 1 && !**v).count();
         let one_shape = constant * 2 >= len;
         let mut split: Option<(usize, usize)> = None;
         for col in 0..len {
-            let (k, (wild, protected)) = (distinct.get(col).copied().unwrap_or(1), flags.get(col).copied().unwrap_or_default());
+            let (k, (wild, protected)) =
+                (distinct.get(col).copied().unwrap_or(1), flags.get(col).copied().unwrap_or_default());
             if k <= 1 || variable.get(col).copied().unwrap_or(false) && !protected {
                 continue;
             }
-            let categorical = if one_shape {
-                protected || !(wild && k <= 2) && k <= max_categories
-            } else {
-                true
-            };
+            let categorical = if one_shape { protected || !wild && k <= max_categories } else { true };
             if categorical {
                 let rank = if protected || !one_shape && col == 0 { 0 } else { k };
                 if split.is_none_or(|(_, r)| rank < r) {
@@ -469,29 +486,123 @@ fn partition(clusters: &[Cluster], ids: Vec<u32>, len: usize, max_categories: us
             .map(|(col, t)| {
                 let varies = variable.get(col).copied().unwrap_or(false)
                     || rows.iter().any(|r| r.get(col).is_some_and(|v| v != t));
-                if varies { wildcard_keeping_punctuation(rows.iter().filter_map(|r| r.get(col).copied())) } else { merge_adjacent(t) }
+                if varies {
+                    wildcard_keeping_punctuation(rows.iter().filter_map(|r| r.get(col).copied()))
+                } else {
+                    merge_adjacent(t)
+                }
             })
             .collect();
         out.push((ids, text.join(" ")));
     }
 }
 
-/// `<*>` with the leading and trailing punctuation that every value of the column shares, so
-/// a variable followed by a comma keeps the comma.
+/// The constant words of a template: its tokens without variables, and without the unit that
+/// follows a variable (`<*> bytes`, `<*> sec`).
+fn signature(text: &str) -> Vec<&str> {
+    const UNITS: [&str; 16] = [
+        "bytes", "byte", "B", "KB", "MB", "GB", "sec", "secs", "seconds", "s", "ms", "min", "mins", "minutes", "hours",
+        "h",
+    ];
+    let mut out = Vec::new();
+    let mut prev_var = false;
+    for t in text.split(' ') {
+        let var = t.contains(WILDCARD);
+        let unit = prev_var && UNITS.contains(&t.trim_end_matches([',', '.', ')', ';']));
+        if !var && !unit {
+            out.push(t);
+        }
+        prev_var = var;
+    }
+    out
+}
+
+/// Merges templates of different lengths that share their constant words (a list of variable
+/// length, an optional annotation such as `(0.4 KB)`): between consecutive constant words,
+/// what differs among them becomes one `<*>`.
+fn merge_by_signature(parts: Vec<(Vec<u32>, String)>) -> Vec<(Vec<u32>, String)> {
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for (i, (_, text)) in parts.iter().enumerate() {
+        let sig = signature(text);
+        // a template needs two constant words to be recognised by them alone
+        let key = if sig.len() >= 2 { sig.iter().map(|s| (*s).to_string()).collect() } else { vec![text.clone()] };
+        groups.entry(key).or_default().push(i);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    let mut parts: Vec<Option<(Vec<u32>, String)>> = parts.into_iter().map(Some).collect();
+    for (sig, idx) in groups {
+        let taken: Vec<(Vec<u32>, String)> =
+            idx.iter().filter_map(|&i| parts.get_mut(i).and_then(Option::take)).collect();
+        if taken.len() == 1 {
+            out.extend(taken);
+            continue;
+        }
+        // gaps between consecutive signature words, per template
+        let gaps: Vec<Vec<String>> = taken
+            .iter()
+            .map(|(_, text)| {
+                let mut g = vec![String::new()];
+                let mut k = 0;
+                let mut prev_var = false;
+                for t in text.split(' ') {
+                    let is_sig = sig.get(k).is_some_and(|s| s == t)
+                        && !t.contains(WILDCARD)
+                        && !(prev_var && signature(t).is_empty());
+                    if is_sig {
+                        k += 1;
+                        g.push(String::new());
+                    } else if let Some(last) = g.last_mut() {
+                        if !last.is_empty() {
+                            last.push(' ');
+                        }
+                        last.push_str(t);
+                    }
+                    prev_var = t.contains(WILDCARD);
+                }
+                g
+            })
+            .collect();
+        let mut words = Vec::new();
+        for gi in 0..=sig.len() {
+            let first = gaps.first().and_then(|g| g.get(gi)).cloned().unwrap_or_default();
+            let same = gaps.iter().all(|g| g.get(gi).is_some_and(|x| *x == first));
+            if same {
+                if !first.is_empty() {
+                    words.push(first);
+                }
+            } else {
+                words.push(WILDCARD.to_string());
+            }
+            if let Some(w) = sig.get(gi) {
+                words.push(w.clone());
+            }
+        }
+        let members = taken.into_iter().flat_map(|(m, _)| m).collect();
+        out.push((members, words.join(" ")));
+    }
+    out
+}
+
+/// `<*>` with the prefix and suffix that every value of the column shares, cut at a delimiter,
+/// so `node-D4`, `node-D7` give `node-<*>` and a variable followed by a comma keeps it.
 fn wildcard_keeping_punctuation<'a>(mut values: impl Iterator<Item = &'a str>) -> String {
     let Some(first) = values.next() else { return WILDCARD.to_string() };
-    let punct = |c: char| matches!(c, '(' | '[' | '{' | '"' | '\'' | ')' | ']' | '}' | ',' | ';' | ':' | '.');
-    let mut head: &str = &first[..first.len() - first.trim_start_matches(punct).len()];
-    let mut tail: &str = &first[first.trim_end_matches(punct).len()..];
+    let (mut head, mut tail) = (first.len(), first.len());
     for v in values {
-        while !v.starts_with(head) {
-            head = head.get(..head.len().saturating_sub(1)).unwrap_or_default();
-        }
-        while !v.ends_with(tail) {
-            tail = tail.get(1..).unwrap_or_default();
-        }
+        head = first.bytes().zip(v.bytes()).take(head).take_while(|(a, b)| a == b).count();
+        tail = first.bytes().rev().zip(v.bytes().rev()).take(tail).take_while(|(a, b)| a == b).count();
     }
-    format!("{head}{WILDCARD}{tail}")
+    let fb = first.as_bytes();
+    let delim = |c: &u8| !c.is_ascii_alphanumeric() && *c != b'_' && *c != b'*' && *c != b'<' && *c != b'>';
+    // the shared prefix ends just after a delimiter, the shared suffix starts at one
+    let head = fb.get(..head).and_then(|h| h.iter().rposition(delim)).map_or(0, |p| p + 1);
+    let tail_start = fb.len() - tail.min(fb.len().saturating_sub(head));
+    let tail_start = fb.get(tail_start..).and_then(|t| t.iter().position(delim)).map_or(fb.len(), |p| tail_start + p);
+    let (h, t) = (first.get(..head).unwrap_or_default(), first.get(tail_start..).unwrap_or_default());
+    if h.contains(WILDCARD) || t.contains(WILDCARD) {
+        return WILDCARD.to_string();
+    }
+    format!("{h}{WILDCARD}{t}")
 }
 
 #[cfg(test)]
@@ -539,8 +650,16 @@ mod tests {
 
     #[test]
     fn merging_shards_equals_one_pass() {
-        let lines: Vec<String> =
-            (0..400).map(|i| format!("user u{} did {} in {}ms", ["ann", "ben", "cid", "dot", "eve"][i % 5], ["read", "write"][i % 2], i)).collect();
+        let lines: Vec<String> = (0..400)
+            .map(|i| {
+                format!(
+                    "user u{} did {} in {}ms",
+                    ["ann", "ben", "cid", "dot", "eve"][i % 5],
+                    ["read", "write"][i % 2],
+                    i
+                )
+            })
+            .collect();
         let mut whole = TemplateMiner::default();
         for l in &lines {
             whole.add(l);
@@ -548,7 +667,11 @@ mod tests {
         whole.finish();
         let (mut a, mut b) = (TemplateMiner::default(), TemplateMiner::default());
         for (i, l) in lines.iter().enumerate() {
-            if i % 3 == 0 { a.add(l) } else { b.add(l) };
+            if i % 3 == 0 {
+                a.add(l)
+            } else {
+                b.add(l)
+            };
         }
         a.merge(&b);
         assert_eq!(a.templates(), whole.templates());
