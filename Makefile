@@ -68,6 +68,8 @@ eval:
 	scripts/nab-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
 	@echo "== NAB dev, batch mode"
 	NAB_MODE=batch scripts/nab-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
+	@echo "== loghub-2k dev: template mining (GA against the original labels, PA against the corrected ones)"
+	scripts/loghub-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
 
 ## Regenerate the committed JSON Schema of the manifest.
 schema:

@@ -173,3 +173,62 @@ fn detect_bundle_reports_by_service() {
     assert!(v["anomalous_series"].as_u64().unwrap() > 0);
     assert!(v["top"][0]["windows"][0]["evidence"]["sha256"].is_string());
 }
+
+#[test]
+fn logs_parse_writes_one_row_per_line_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("app.log");
+    let mut bytes = Vec::new();
+    for i in 0..50 {
+        bytes.extend_from_slice(
+            format!("081109 2036{:02} 148 INFO dfs.DataNode: Served block blk_{i}77 to /10.0.0.{i}\r\n", i % 60)
+                .as_bytes(),
+        );
+    }
+    bytes.extend_from_slice(b"081109 203700 149 WARN dfs.DataNode: disk \xff\xfe nearly full\n");
+    bytes.extend_from_slice(b"not a header line at all\n");
+    bytes.extend_from_slice(b"\n");
+    bytes.extend_from_slice(b"081109 203701 150 INFO dfs.DataNode: Served block blk_9 to \"/x\", twice\n");
+    std::fs::write(&input, &bytes).unwrap();
+    let parse = |out: &Path| {
+        ok(&[
+            "logs",
+            "parse",
+            input.to_str().unwrap(),
+            "--log-format",
+            "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = dir.path().join("structured.csv");
+    parse(&out);
+    let mut r = csv::Reader::from_path(&out).unwrap();
+    assert_eq!(r.headers().unwrap(), vec!["LineId", "Content", "EventId", "EventTemplate"]);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 54);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(row[0], (i + 1).to_string());
+        assert!(row[2].starts_with('T') && row[2].len() == 17, "{row:?}");
+    }
+    assert_eq!(&rows[0][3], "Served block <*> to <*>");
+    assert_eq!(rows[0][2], rows[49][2]);
+    assert_eq!(&rows[50][1], "disk \u{FFFD}\u{FFFD} nearly full");
+    assert_eq!(&rows[51][1], "not a header line at all");
+    assert_eq!(&rows[52][1], "");
+    assert_eq!(&rows[53][1], "Served block blk_9 to \"/x\", twice");
+    // the same input gives byte-identical output
+    let again = dir.path().join("again.csv");
+    parse(&again);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+    let bad = faultlens(&[
+        "logs",
+        "parse",
+        input.to_str().unwrap(),
+        "--log-format",
+        "<Date> <Level>",
+        "--output",
+        "/dev/null",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}

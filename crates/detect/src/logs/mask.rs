@@ -23,7 +23,8 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
     let mut last_start = 0;
     let mut tokens = message.split_ascii_whitespace().peekable();
     while let Some(tok) = tokens.next() {
-        let bare = tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8));
+        // size units and calendar words are short: skip the trimming for anything longer
+        let bare = if tok.len() <= 6 { tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)) } else { "" };
         // a size unit that scales with the value (B, KB, MB...) is part of the variable
         if n > 0 && is_size_unit(bare) && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD)) {
             out.push_str(tok.get(bare.len()..).unwrap_or(""));
@@ -34,8 +35,9 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
             out.push(' ');
         }
         last_start = out.len();
-        let date_like =
-            |t: Option<&&str>| t.is_some_and(|t| t.as_bytes().first().is_some_and(u8::is_ascii_digit) || is_calendar_word(t));
+        let date_like = |t: Option<&&str>| {
+            t.is_some_and(|t| t.as_bytes().first().is_some_and(u8::is_ascii_digit) || is_calendar_word(t))
+        };
         if is_calendar_word(bare) && (date_like(tokens.peek()) || date_like(prev.as_ref())) {
             // a weekday or month name next to a number is part of a date
             out.push_str(WILDCARD);
@@ -141,7 +143,9 @@ fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
             _ => "5xx",
         });
     }
-    if core.contains("://") || is_path(core) || is_email(core) {
+    if (b.contains(&b'/') || b.contains(&b'\\')) && (core.contains("://") || is_path(core))
+        || b.contains(&b'@') && is_email(core)
+    {
         return Some(WILDCARD);
     }
     if digits == 0 {
@@ -223,6 +227,9 @@ fn is_hex_id(b: &[u8]) -> bool {
     if let [b'0', b'x' | b'X', rest @ ..] = b {
         return !rest.is_empty() && rest.iter().all(u8::is_ascii_hexdigit);
     }
+    if b.len() < 8 {
+        return false;
+    }
     let hex = b.iter().filter(|c| c.is_ascii_hexdigit()).count();
     let seps = b.iter().filter(|&&c| c == b'-' || c == b':').count();
     if hex + seps != b.len() || hex < 8 {
@@ -296,7 +303,7 @@ fn part_is_variable(p: &[u8]) -> bool {
         const WORDS: [&str; 5] = ["true", "false", "null", "root", "admin"];
         return p.len() <= 5 && WORDS.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(p));
     }
-    if digits == p.len() || is_hex_id(p) || is_number_with_unit(p) {
+    if digits == p.len() || is_hex_id(p) || p.first().is_some_and(u8::is_ascii_digit) && is_number_with_unit(p) {
         return true;
     }
     // an identifier carrying a long number (blk_3886, attempt_2015, r7x9321): the number is the
@@ -310,13 +317,62 @@ fn part_is_variable(p: &[u8]) -> bool {
     longest >= 3 || digits * 2 > p.len()
 }
 
+/// Appends `<*>` to `out`, merging it with a variable it directly follows (`<*><*>`) or
+/// follows across a period (`<*>.<*>`), as [`merge_adjacent`] would.
+fn push_wildcard(out: &mut String, token_start: usize) {
+    let seg = out.get(token_start..).unwrap_or_default();
+    if seg.ends_with(WILDCARD) {
+        return;
+    }
+    if seg.ends_with("<*>.") {
+        out.pop();
+        return;
+    }
+    out.push_str(WILDCARD);
+}
+
 /// Masks one whitespace token into `out`.
 fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
-    if is_protected(tok) {
+    let b = tok.as_bytes();
+    // one pass over the token tells which checks can apply
+    let (mut digit, mut lower, mut special, mut delim) = (false, false, false, false);
+    for &c in b {
+        digit |= c.is_ascii_digit();
+        lower |= c.is_ascii_lowercase();
+        special |= matches!(c, b'/' | b'@' | b'\\' | b'~');
+        delim |= is_delim(c);
+    }
+    if !digit && !special {
+        // words: only the default user strings and booleans (parts of four or five letters) can
+        // be variables
+        if lower && (b.len() <= 5 || delim) && !is_protected(tok) {
+            if delim {
+                mask_parts_into(tok, out);
+            } else if part_is_variable(b) {
+                out.push_str(WILDCARD);
+            } else {
+                out.push_str(tok);
+            }
+        } else {
+            out.push_str(tok);
+        }
+        return;
+    }
+    if !special && !delim {
+        // one part with digits (`3579`, `12ms`, `blk_38865049064139660`)
+        if let Some(m) = masks_whole(tok, prev) {
+            out.push_str(m);
+        } else if part_is_variable(b) {
+            out.push_str(WILDCARD);
+        } else {
+            out.push_str(tok);
+        }
+        return;
+    }
+    if !digit && is_protected(tok) {
         out.push_str(tok);
         return;
     }
-    let b = tok.as_bytes();
     let lead = b.iter().take_while(|&&c| is_lead(c)).count();
     let rest = b.get(lead..).unwrap_or_default();
     // a path keeps a trailing period as part of it (`/a/part-1.`)
@@ -333,23 +389,33 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
         out.push_str(tail);
         return;
     }
-    if !core.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_alphabetic() && c.is_ascii_lowercase())
-        && !core.is_empty()
-    {
+    if !core.bytes().any(|c| c.is_ascii_digit() || c.is_ascii_lowercase()) && !core.is_empty() {
         // punctuation and capitals only (BLOCK*, ****): as is
         out.push_str(tok);
         return;
     }
     let start = out.len();
     out.push_str(head);
-    // parts between delimiters
+    mask_core_parts(core, start, out);
+    out.push_str(tail);
+}
+
+/// A word without digits: masks its parts (booleans, default user strings) into `out`.
+fn mask_parts_into(tok: &str, out: &mut String) {
+    let start = out.len();
+    mask_core_parts(tok, start, out);
+}
+
+/// Masks the parts of a token's core between delimiters into `out`; `start` is where the
+/// token begins in `out`.
+fn mask_core_parts(core: &str, start: usize, out: &mut String) {
     let cb = core.as_bytes();
     let mut i = 0;
     while i < cb.len() {
         // a path after a delimiter (`chdir(/a/b)`) is one variable, up to a path delimiter
         if cb.get(i) == Some(&b'/') && i > 0 && cb.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
             let end = (i..cb.len()).find(|&k| cb.get(k).is_some_and(|&c| is_path_delim(c))).unwrap_or(cb.len());
-            out.push_str(WILDCARD);
+            push_wildcard(out, start);
             if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
                 out.push_str(d);
             }
@@ -357,8 +423,10 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
             continue;
         }
         // an IPv4 address (with its port) inside a token is one variable
-        if let Some(end) = ipv4_at(cb, i) {
-            out.push_str(WILDCARD);
+        if cb.get(i).is_some_and(u8::is_ascii_digit)
+            && let Some(end) = ipv4_at(cb, i)
+        {
+            push_wildcard(out, start);
             if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
                 out.push_str(d);
             }
@@ -366,32 +434,28 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
             continue;
         }
         // a `-` after `_` (blk_-42) or starting a number (=-1) is a sign, not a delimiter
-        let j = (i..cb.len())
-            .find(|&k| {
-                cb.get(k).is_some_and(|&c| {
-                    is_delim(c)
-                        && !(c == b'-'
-                            && (k > 0 && cb.get(k - 1) == Some(&b'_')
-                                || k == i && cb.get(k + 1).is_some_and(u8::is_ascii_digit)))
-                })
-            })
-            .unwrap_or(cb.len());
+        let mut j = i;
+        while let Some(&c) = cb.get(j) {
+            if is_delim(c)
+                && !(c == b'-'
+                    && (j > 0 && cb.get(j - 1) == Some(&b'_')
+                        || j == i && cb.get(j + 1).is_some_and(u8::is_ascii_digit)))
+            {
+                break;
+            }
+            j += 1;
+        }
         let part = cb.get(i..j).unwrap_or_default();
         if part_is_variable(part) {
-            out.push_str(WILDCARD);
+            push_wildcard(out, start);
         } else {
+            // a part holds no delimiter, so no `<*>` of its own
             out.push_str(core.get(i..j).unwrap_or_default());
         }
         if let Some(d) = core.get(j..(j + 1).min(cb.len())) {
             out.push_str(d);
         }
         i = j + 1;
-    }
-    out.push_str(tail);
-    if out.get(start..).is_some_and(|t| t.contains(WILDCARD)) {
-        let merged = merge_adjacent(out.get(start..).unwrap_or_default());
-        out.truncate(start);
-        out.push_str(&merged);
     }
 }
 
@@ -444,8 +508,14 @@ mod tests {
         assert_eq!(m("GET /cart/items HTTP/1.1\" 503 12"), "GET <*> HTTP/<*>\" 5xx <*>");
         assert_eq!(m("SOCKS5 flush2DB utf8 enabled=true user root"), "SOCKS5 flush2DB utf8 enabled=<*> user <*>");
         assert_eq!(m("taskID[2019352994] dealloc  x"), "taskID[<*>] dealloc x");
-        assert_eq!(m("LOGIN chdir(/p/gb2/x) failed: size=-1 at 10.250.19.102:50010:Got"), "LOGIN chdir(<*>) failed: size=<*> at <*>:Got");
-        assert_eq!(m("estimated size 384.0 B, free 317.5 KB) on Thu Aug 11 2005"), "estimated size <*>, free <*>) on <*> <*> <*> <*>");
+        assert_eq!(
+            m("LOGIN chdir(/p/gb2/x) failed: size=-1 at 10.250.19.102:50010:Got"),
+            "LOGIN chdir(<*>) failed: size=<*> at <*>:Got"
+        );
+        assert_eq!(
+            m("estimated size 384.0 B, free 317.5 KB) on Thu Aug 11 2005"),
+            "estimated size <*>, free <*>) on <*> <*> <*> <*>"
+        );
         assert_eq!(m("allocateBlock: /user/root/part-00590. blk_-1608999687919862906"), "allocateBlock: <*> <*>");
         assert_eq!(m("mail bob@example.com url https://a.b/c?d=1"), "mail <*> url <*>");
     }
