@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use faultlens::core::bundle::{SourceFormat, SourceOptions};
 use faultlens::core::decode::{Records, decode_bytes};
-use faultlens::detect::logs::TemplateMiner;
+use faultlens::core::{Bundle, TimeRange, Timestamp};
+use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals};
 
 use crate::output::json;
 use crate::{Failure, Format};
@@ -26,6 +27,19 @@ pub(crate) enum LogsAction {
         #[arg(long)]
         output: PathBuf,
     },
+    /// Print the log anomaly signals of a bundle's incident window: templates never seen
+    /// before it, templates whose rate jumped, error surges, each with its evidence.
+    Patterns {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// How many signals to list.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Minutes before the alert fired where the signal period starts; the bundle's window
+        /// before that is the baseline.
+        #[arg(long, default_value_t = 30)]
+        lead: u32,
+    },
 }
 
 fn fail(code: u8, message: String) -> Failure {
@@ -35,7 +49,65 @@ fn fail(code: u8, message: String) -> Failure {
 pub(crate) fn run(action: LogsAction, format: Format) -> Result<(), Failure> {
     match action {
         LogsAction::Parse { input, log_format, output } => parse(&input, &log_format, &output, format),
+        LogsAction::Patterns { dir, top, lead } => patterns(&dir, top, lead, format),
     }
+}
+
+fn patterns(dir: &Path, top: usize, lead: u32, format: Format) -> Result<(), Failure> {
+    let data = Bundle::load(dir)?.decode()?;
+    let from = Timestamp::from_millis(data.incident.detected_at.as_millis() - i64::from(lead) * 60_000)
+        .max(data.incident.window.start);
+    let window = TimeRange::new(from, data.incident.window.end).map_err(Failure::from)?;
+    let out = log_signals(&data.logs, window, &SignalConfig::default());
+    if format == Format::Json {
+        return json(&serde_json::json!({
+            "incident": data.incident.id, "window": window, "baseline": out.baseline, "untimed_lines": out.untimed,
+            "signals": out.signals.iter().take(top).collect::<Vec<_>>(),
+        }));
+    }
+    println!(
+        "{}: {} log lines; signal period {window} (from {lead} min before the alert)",
+        data.incident.id,
+        data.logs.len()
+    );
+    match out.baseline {
+        None => {
+            println!("no log lines before the window: no baseline, so no claim about new or surging templates");
+            return Ok(());
+        }
+        Some(b) => {
+            println!("baseline {b}; {} signals ({} lines without a timestamp ignored)", out.signals.len(), out.untimed)
+        }
+    }
+    for s in out.signals.iter().take(top) {
+        let kind = match s.kind {
+            SignalKind::NewTemplate => "new",
+            SignalKind::RateSurge => "surge",
+            SignalKind::ErrorSurge => "errors",
+        };
+        println!(
+            "  {kind:<6} {:<14} {:>6} -> {:<6} p=1e-{:<6.1} {}",
+            s.service.as_deref().unwrap_or("-"),
+            s.baseline_count,
+            s.window_count,
+            s.neg_log10_p,
+            s.template
+        );
+        for e in &s.examples {
+            println!("           {}:{}  {}", e.source, e.line, e.text);
+        }
+        println!(
+            "           evidence: {} {} sha256:{}",
+            e_source(&s.evidence.source),
+            s.evidence.query,
+            s.evidence.sha256
+        );
+    }
+    Ok(())
+}
+
+fn e_source(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
 }
 
 fn parse(input: &Path, log_format: &str, output: &Path, format: Format) -> Result<(), Failure> {

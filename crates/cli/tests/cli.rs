@@ -232,3 +232,22 @@ fn logs_parse_writes_one_row_per_line_in_order() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn logs_patterns_cite_their_lines() {
+    let b = repo().join("examples/bundles/bad-deploy");
+    let out = ok(&["--format", "json", "logs", "patterns", b.to_str().unwrap(), "--top", "50"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let signals = v["signals"].as_array().unwrap();
+    assert!(!signals.is_empty());
+    let npe = signals
+        .iter()
+        .find(|s| s["kind"] == "new_template" && s["template"].as_str().unwrap().starts_with("NullPointerException"))
+        .expect("the bad deploy's new exception is reported");
+    assert_eq!(npe["service"], "billing");
+    assert_eq!(npe["baseline_count"], 0);
+    assert!(npe["evidence"]["sha256"].as_str().unwrap().len() == 64);
+    assert!(npe["evidence"]["query"].as_str().unwrap().starts_with("template:T"));
+    assert!(npe["examples"][0]["line"].as_u64().unwrap() >= 1);
+    assert_eq!(out, ok(&["--format", "json", "logs", "patterns", b.to_str().unwrap(), "--top", "50"]));
+}

@@ -1,4 +1,7 @@
-//! Log template mining.
+//! Log template mining and log anomaly signals.
+//!
+//! [`log_signals`] finds, for an incident window, templates never seen before it, templates
+//! whose rate jumped and error-severity surges, each with an `Evidence` item.
 //!
 //! [`TemplateMiner`] gives every message a stable template id and a template with `<*>` for its
 //! variable parts, in one pass with bounded memory ([`MinerConfig::max_clusters`]); its state
@@ -18,5 +21,7 @@
 
 mod mask;
 mod miner;
+mod signals;
 
 pub use miner::{ClusterId, MinerConfig, MinerStats, Template, TemplateId, TemplateMiner};
+pub use signals::{LogExample, LogSignal, LogSignals, SignalConfig, SignalKind, log_signals};
