@@ -5,7 +5,9 @@
 //! the window's count against the baseline rate scaled to the window's length (with half a
 //! line of prior, so a template absent from the baseline still has a rate).
 
-use faultlens_core::{ContentHash, Evidence, LogRecord, Severity, TimeRange};
+use faultlens_core::{ContentHash, Evidence, LogRecord, Severity, TimeRange, Timestamp};
+
+use crate::metrics::{StreamConfig, score_streaming};
 use serde::{Deserialize, Serialize};
 
 use super::miner::{MinerConfig, TemplateId, TemplateMiner};
@@ -20,13 +22,31 @@ pub struct SignalConfig {
     pub min_ratio: f64,
     /// Example lines kept per signal.
     pub examples: usize,
+    /// Width of the bins of the per-template count series scored by the streaming metric
+    /// detector, in milliseconds.
+    pub bin_ms: i64,
+    /// Detector score a surge must reach in the window when the baseline has at least
+    /// [`Self::detector_min_bins`] bins (1/3 is a tail probability of 1e-2 against the
+    /// template's own history, the level at which the detector opens an event, so a bursty
+    /// template's usual bursts do not count).
+    pub detector_threshold: f64,
+    /// Baseline bins the detector needs before its verdict is required.
+    pub detector_min_bins: usize,
     /// The miner's settings.
     pub miner: MinerConfig,
 }
 
 impl Default for SignalConfig {
     fn default() -> Self {
-        Self { max_p: 1e-3, min_ratio: 2.0, examples: 3, miner: MinerConfig::default() }
+        Self {
+            max_p: 1e-3,
+            min_ratio: 2.0,
+            examples: 3,
+            bin_ms: 60_000,
+            detector_threshold: 1.0 / 3.0,
+            detector_min_bins: 120,
+            miner: MinerConfig::default(),
+        }
     }
 }
 
@@ -73,6 +93,11 @@ pub struct LogSignal {
     pub p_value: f64,
     /// `-log10` of the tail probability.
     pub neg_log10_p: f64,
+    /// Highest score of the streaming metric detector on the template's count series (per
+    /// [`SignalConfig::bin_ms`]) inside the window.
+    pub detector_score: f64,
+    /// Start of the first bin in the window where the detector's score reached the threshold.
+    pub onset: Option<Timestamp>,
     /// The first lines in the window.
     pub examples: Vec<LogExample>,
     /// Evidence: the template id, the window, the hash of the window's lines.
@@ -96,6 +121,19 @@ struct Tally {
     baseline: u64,
     window: u64,
     lines: Vec<usize>,
+    /// Lines per bin, from the baseline's start to the window's end.
+    bins: Vec<u32>,
+}
+
+impl Tally {
+    fn count(&mut self, bin: usize, bins: usize) {
+        if self.bins.is_empty() {
+            self.bins = vec![0; bins];
+        }
+        if let Some(b) = self.bins.get_mut(bin) {
+            *b = b.saturating_add(1);
+        }
+    }
 }
 
 /// Finds the log anomaly signals of `window` in `records` (any order).
@@ -114,6 +152,9 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
     let clusters: Vec<(usize, _)> =
         order.iter().filter_map(|&i| records.get(i).map(|r| (i, miner.add(&r.message)))).collect();
     miner.finish();
+    let bin_ms = config.bin_ms.max(1);
+    let n_bins = ((window.end.as_millis() - baseline.start.as_millis()) / bin_ms + 1).clamp(1, 10_000_000) as usize;
+    let window_bin = ((window.start.as_millis() - baseline.start.as_millis()) / bin_ms).max(0) as usize;
     type Key = (Option<String>, TemplateId);
     let mut tallies: std::collections::BTreeMap<Key, (String, Tally)> = std::collections::BTreeMap::new();
     let mut errors: std::collections::BTreeMap<Option<String>, Tally> = std::collections::BTreeMap::new();
@@ -130,7 +171,9 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
             tallies.entry((service.clone(), t.id.clone())).or_insert_with(|| (t.text.clone(), Tally::default()));
         let error = r.level.is_some_and(Severity::is_error);
         let error_tally = if error { Some(errors.entry(service).or_default()) } else { None };
+        let bin = ((ts.as_millis() - baseline.start.as_millis()) / bin_ms).max(0) as usize;
         for tally in std::iter::once(&mut entry.1).chain(error_tally) {
+            tally.count(bin, n_bins);
             if in_window {
                 tally.window += 1;
                 tally.lines.push(i);
@@ -148,8 +191,21 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
         let expected = (tally.baseline as f64 + 0.5) * scale;
         let ln_p = poisson_tail_ln(tally.window, expected);
         let p = ln_p.exp();
+        // the template's count series through the streaming detector: a surge must also be rare
+        // against the template's own history when there is enough of it
+        let ts: Vec<i64> = (0..tally.bins.len() as i64).map(|b| baseline.start.as_millis() + b * bin_ms).collect();
+        let values: Vec<f64> = tally.bins.iter().map(|&c| f64::from(c)).collect();
+        let scores = score_streaming(&ts, &values, &StreamConfig::default());
+        let in_window = scores.get(window_bin..).unwrap_or_default();
+        let detector_score = in_window.iter().map(|s| s.score).fold(0.0, f64::max);
+        let onset = in_window
+            .iter()
+            .position(|s| s.score >= config.detector_threshold)
+            .and_then(|k| ts.get(window_bin + k))
+            .map(|&t| Timestamp::from_millis(t));
+        let detector_ok = window_bin < config.detector_min_bins || detector_score >= config.detector_threshold;
         let new = tally.baseline == 0 && !error;
-        let surge = p <= config.max_p && tally.window as f64 >= config.min_ratio * expected;
+        let surge = p <= config.max_p && tally.window as f64 >= config.min_ratio * expected && detector_ok;
         if !(new || surge) {
             return;
         }
@@ -192,6 +248,8 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
             window_count: tally.window,
             p_value: p,
             neg_log10_p: -ln_p / std::f64::consts::LN_10,
+            detector_score,
+            onset,
             examples,
             evidence,
         });
@@ -320,6 +378,29 @@ mod tests {
         let mut rev = recs.clone();
         rev.reverse();
         assert_eq!(log_signals(&rev, window, &SignalConfig::default()), out);
+    }
+
+    #[test]
+    fn a_bursty_templates_usual_burst_is_not_a_surge() {
+        let mut recs = Vec::new();
+        let mut line = 0;
+        for m in 0..620 {
+            // a cron job: twenty lines every 50 minutes, one line a minute otherwise
+            let n = if m % 50 == 7 { 20 } else { 1 };
+            for _ in 0..n {
+                line += 1;
+                recs.push(rec(line, m, Severity::Info, &format!("cron sync batch {line} done")));
+            }
+        }
+        let window =
+            TimeRange::new(Timestamp::from_millis(605 * 60_000), Timestamp::from_millis(615 * 60_000)).unwrap();
+        let out = log_signals(&recs, window, &SignalConfig::default());
+        assert!(out.signals.is_empty(), "{:?}", out.signals.first());
+        // the same burst with no history to compare with would have counted
+        let short: Vec<LogRecord> =
+            recs.iter().filter(|r| r.timestamp.unwrap().as_millis() >= 560 * 60_000).cloned().collect();
+        let out = log_signals(&short, window, &SignalConfig::default());
+        assert_eq!(out.signals.first().map(|s| s.kind), Some(SignalKind::RateSurge));
     }
 
     #[test]
