@@ -36,11 +36,22 @@ pub struct MinerConfig {
     pub max_categories: usize,
     /// Consolidate when the clusters have grown by this fraction since the last consolidation.
     pub growth: f64,
+    /// Templates of one length whose word and bigram shingles have at least this Jaccard
+    /// similarity (found by MinHash LSH) are merged, what differs becoming `<*>`; above 1
+    /// turns it off. Columns holding protected tokens never merge.
+    pub near_duplicate: f64,
 }
 
 impl Default for MinerConfig {
     fn default() -> Self {
-        Self { max_clusters: 200_000, max_message_bytes: 16 * 1024, max_tokens: 256, max_categories: 4, growth: 0.25 }
+        Self {
+            max_clusters: 200_000,
+            max_message_bytes: 16 * 1024,
+            max_tokens: 256,
+            max_categories: 4,
+            growth: 0.25,
+            near_duplicate: 0.8,
+        }
     }
 }
 
@@ -365,7 +376,9 @@ impl TemplateMiner {
         for (len, ids) in by_len {
             partition(&self.clusters, ids, len, self.config.max_categories, &mut parts);
         }
-        for (members, text) in merge_by_signature(parts) {
+        let parts =
+            merge_near_duplicates(merge_by_signature(parts), self.config.near_duplicate, self.config.max_categories);
+        for (members, text) in parts {
             {
                 let t = self.template_index(&text);
                 for m in members {
@@ -580,6 +593,76 @@ fn merge_by_signature(parts: Vec<(Vec<u32>, String)>) -> Vec<(Vec<u32>, String)>
         let members = taken.into_iter().flat_map(|(m, _)| m).collect();
         out.push((members, words.join(" ")));
     }
+    out
+}
+
+/// Merges near-duplicate templates of equal length (see [`MinerConfig::near_duplicate`]).
+///
+/// The group is then judged as [`partition`] judges a column: a column that differs must look
+/// like a variable (more than `max_categories` values, or a `<*>` among words), or the group is
+/// left apart.
+fn merge_near_duplicates(
+    parts: Vec<(Vec<u32>, String)>,
+    threshold: f64,
+    max_categories: usize,
+) -> Vec<(Vec<u32>, String)> {
+    if threshold > 1.0 || parts.len() < 2 {
+        return parts;
+    }
+    let texts: Vec<&str> = parts.iter().map(|(_, t)| t.as_str()).collect();
+    let groups = super::lsh::near_duplicates(&texts, threshold);
+    if groups.is_empty() {
+        return parts;
+    }
+    let mut parts: Vec<Option<(Vec<u32>, String)>> = parts.into_iter().map(Some).collect();
+    let mut out = Vec::new();
+    for group in groups {
+        // within a group, templates of the same length merge column by column
+        let mut by_len: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for &i in &group {
+            let n = parts.get(i).and_then(|p| p.as_ref()).map_or(0, |(_, t)| t.split(' ').count());
+            by_len.entry(n).or_default().push(i);
+        }
+        for (_, idx) in by_len {
+            let rows: Vec<Vec<String>> = idx
+                .iter()
+                .filter_map(|&i| {
+                    parts.get(i).and_then(|p| p.as_ref()).map(|(_, t)| t.split(' ').map(str::to_string).collect())
+                })
+                .collect();
+            let len = rows.first().map_or(0, Vec::len);
+            let constant_differs = (0..len).any(|c| {
+                let mut values: Vec<&str> = rows.iter().filter_map(|r| r.get(c).map(String::as_str)).collect();
+                values.sort_unstable();
+                values.dedup();
+                if values.len() < 2 {
+                    return false;
+                }
+                let protected = values.iter().any(|v| is_protected(v));
+                let variable = values.len() > max_categories
+                    || values.contains(&WILDCARD)
+                        && values.iter().all(|v| *v == WILDCARD || v.bytes().any(|b| b.is_ascii_alphabetic()));
+                protected || !variable
+            });
+            if idx.len() < 2 || constant_differs {
+                continue;
+            }
+            let text: Vec<String> = (0..len)
+                .map(|c| {
+                    let first = rows.first().and_then(|r| r.get(c)).cloned().unwrap_or_default();
+                    if rows.iter().all(|r| r.get(c) == Some(&first)) {
+                        first
+                    } else {
+                        wildcard_keeping_punctuation(rows.iter().filter_map(|r| r.get(c).map(String::as_str)))
+                    }
+                })
+                .collect();
+            let members: Vec<u32> =
+                idx.iter().filter_map(|&i| parts.get_mut(i).and_then(Option::take)).flat_map(|(m, _)| m).collect();
+            out.push((members, text.join(" ")));
+        }
+    }
+    out.extend(parts.into_iter().flatten());
     out
 }
 

@@ -13,15 +13,25 @@
 //! cluster; clusters become templates by a deterministic consolidation (see [`TemplateMiner`]):
 //! within a token count, split on columns that look like constants, wildcard what varies; then
 //! templates of different lengths that share their constant words (a list of variable length,
-//! an optional `(0.4 KB)`) are merged.
+//! an optional `(0.4 KB)`) are merged, and so are near-duplicate templates of one length found by
+//! MinHash LSH ([`near_duplicates`], gaoya) whose differing columns look like variables.
+//!
+//! With the `similarity` feature, `TemplateIndex` finds similar templates with an HNSW index
+//! (hnsw_rs) over a built-in hashed embedding (`embed`) or user-supplied vectors.
 //!
 //! Template ids are the hash of the template text, so they are stable across runs, shards and
 //! processes; they change only when a template's text does (a masking rule changed in a new
 //! version, or more lines showed a column to be variable).
 
+mod lsh;
 mod mask;
 mod miner;
 mod signals;
+#[cfg(feature = "similarity")]
+mod similar;
 
+pub use lsh::near_duplicates;
 pub use miner::{ClusterId, MinerConfig, MinerStats, Template, TemplateId, TemplateMiner};
 pub use signals::{LogExample, LogSignal, LogSignals, SignalConfig, SignalKind, log_signals};
+#[cfg(feature = "similarity")]
+pub use similar::{IndexConfig, SimilarTemplate, SimilarityError, TemplateIndex, embed};
