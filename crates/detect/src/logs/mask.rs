@@ -26,7 +26,11 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
         // size units and calendar words are short: skip the trimming for anything longer
         let bare = if tok.len() <= 6 { tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)) } else { "" };
         // a size unit that scales with the value (B, KB, MB...) is part of the variable
-        if n > 0 && is_size_unit(bare) && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD)) {
+        if n > 0
+            && bare.len() <= 3
+            && is_size_unit(bare)
+            && out.get(last_start..).is_some_and(|t| t.ends_with(WILDCARD))
+        {
             out.push_str(tok.get(bare.len()..).unwrap_or(""));
             prev = Some(tok);
             continue;
@@ -38,7 +42,7 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
         let date_like = |t: Option<&&str>| {
             t.is_some_and(|t| t.as_bytes().first().is_some_and(u8::is_ascii_digit) || is_calendar_word(t))
         };
-        if is_calendar_word(bare) && (date_like(tokens.peek()) || date_like(prev.as_ref())) {
+        if bare.len() == 3 && is_calendar_word(bare) && (date_like(tokens.peek()) || date_like(prev.as_ref())) {
             // a weekday or month name next to a number is part of a date
             out.push_str(WILDCARD);
             out.push_str(tok.get(bare.len()..).unwrap_or(""));
@@ -71,8 +75,14 @@ pub(crate) fn is_protected(tok: &str) -> bool {
         "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL", "CRITICAL", "CRIT", "ALERT",
         "EMERG", "SEVERE", "PANIC", "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "FINE",
     ];
+    // every protected word is 3 to 8 letters; most tokens are ruled out by length alone
+    if tok.len() < 3 || tok.len() > 12 {
+        return false;
+    }
     let core = tok.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    core.len() <= 8 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(core))
+    (3..=8).contains(&core.len())
+        && core.as_bytes().first().is_some_and(|c| b"tdinwefcapsghoTDINWEFCAPSGHO".contains(c))
+        && WORDS.iter().any(|w| w.len() == core.len() && w.eq_ignore_ascii_case(core))
 }
 
 /// Wrapping punctuation kept outside a variable.
@@ -125,7 +135,15 @@ fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
     if b.is_empty() {
         return None;
     }
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    // one pass for the character classes the shapes need
+    let (mut digits, mut slash, mut at, mut colon, mut dot) = (0usize, false, false, false, false);
+    for &c in b {
+        digits += usize::from(c.is_ascii_digit());
+        slash |= c == b'/' || c == b'\\';
+        at |= c == b'@';
+        colon |= c == b':';
+        dot |= c == b'.';
+    }
     // an HTTP status after the request line or a status key keeps its class
     if b.len() == 3
         && digits == 3
@@ -143,15 +161,16 @@ fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
             _ => "5xx",
         });
     }
-    if (b.contains(&b'/') || b.contains(&b'\\')) && (core.contains("://") || is_path(core))
-        || b.contains(&b'@') && is_email(core)
-    {
+    if slash && (core.contains("://") || is_path(core)) || at && is_email(core) {
         return Some(WILDCARD);
     }
     if digits == 0 {
         return None;
     }
-    if is_ip_or_host_port(core) || is_uuid(b) || is_number_with_unit(b) && !b.contains(&b':') {
+    if (colon || dot) && is_ip_or_host_port(core)
+        || b.len() == 36 && is_uuid(b)
+        || !colon && b.first().is_some_and(u8::is_ascii_digit) && is_number_with_unit(b)
+    {
         return Some(WILDCARD);
     }
     None

@@ -158,6 +158,9 @@ pub struct TemplateMiner {
     index: HashMap<String, u32>,
     #[serde(skip)]
     by_text: HashMap<String, u32>,
+    /// Templates with a variable, by token count: the ones a new message can fit.
+    #[serde(skip)]
+    wild_by_len: HashMap<usize, Vec<u32>>,
     #[serde(skip)]
     scratch: String,
 }
@@ -181,6 +184,7 @@ impl TemplateMiner {
             consolidated_at: 0,
             index: HashMap::new(),
             by_text: HashMap::new(),
+            wild_by_len: HashMap::new(),
             scratch: String::new(),
         }
     }
@@ -198,6 +202,7 @@ impl TemplateMiner {
         }
         if self.by_text.len() != self.templates.len() {
             self.by_text = self.templates.iter().enumerate().map(|(i, t)| (t.text.clone(), i as u32)).collect();
+            self.index_wild();
         }
     }
 
@@ -213,20 +218,44 @@ impl TemplateMiner {
         let mut scratch = std::mem::take(&mut self.scratch);
         self.mask_into(message, &mut scratch);
         let id = if let Some(&i) = self.index.get(scratch.as_str()) {
-            if let Some(c) = self.clusters.get_mut(i as usize) {
-                c.count += count;
-                c.last = line;
-                let t = c.template as usize;
-                if let Some(t) = self.templates.get_mut(t) {
-                    t.count += count;
-                }
-            }
+            self.bump(i, count, line);
+            ClusterId(i)
+        } else if let Some(t) = self.fit(&scratch) {
+            // a new variant of a template that already has variables joins the template's own
+            // cluster, so memory follows templates, not distinct lines
+            let i = self.absorbing_cluster(t, line);
+            self.bump(i, count, line);
             ClusterId(i)
         } else {
             self.new_cluster(scratch.clone(), count, line)
         };
         self.scratch = scratch;
         id
+    }
+
+    /// Counts `count` more lines for cluster `i`.
+    fn bump(&mut self, i: u32, count: u64, line: u64) {
+        if let Some(c) = self.clusters.get_mut(i as usize) {
+            c.count += count;
+            c.last = line;
+            let t = c.template as usize;
+            if let Some(t) = self.templates.get_mut(t) {
+                t.count += count;
+            }
+        }
+    }
+
+    /// The cluster whose key is template `t`'s own text, created when needed.
+    fn absorbing_cluster(&mut self, t: u32, line: u64) -> u32 {
+        let text = self.templates.get(t as usize).map(|x| x.text.clone()).unwrap_or_default();
+        if let Some(&i) = self.index.get(text.as_str()) {
+            return i;
+        }
+        let i = self.clusters.len() as u32;
+        self.index.insert(text.clone(), i);
+        self.clusters.push(Cluster { key: text, count: 0, last: line, template: t });
+        self.alive += 1;
+        i
     }
 
     /// Masks a message, cutting it at the configured limits.
@@ -278,21 +307,32 @@ impl TemplateMiner {
         let i = self.templates.len() as u32;
         self.templates.push(Template { id: TemplateId::of(text), text: text.to_string(), count: 0 });
         self.by_text.insert(text.to_string(), i);
+        if text.contains(WILDCARD) {
+            self.wild_by_len.entry(text.split(' ').count()).or_default().push(i);
+        }
         i
+    }
+
+    /// Rebuilds [`Self::wild_by_len`].
+    fn index_wild(&mut self) {
+        self.wild_by_len.clear();
+        for (i, t) in self.templates.iter().enumerate() {
+            if t.text.contains(WILDCARD) {
+                self.wild_by_len.entry(t.text.split(' ').count()).or_default().push(i as u32);
+            }
+        }
     }
 
     /// The first template (in index order) with the same token count whose constant tokens all
     /// match `key`.
     fn fit(&self, key: &str) -> Option<u32> {
-        let n = key.split(' ').count();
-        self.templates.iter().enumerate().find_map(|(i, t)| {
-            let mut tt = t.text.split(' ');
-            let mut kt = key.split(' ');
-            let same_len = t.text.split(' ').count() == n;
-            (same_len
-                && t.text.contains(WILDCARD)
-                && std::iter::from_fn(|| Some((tt.next()?, kt.next()?))).all(|(a, b)| a == WILDCARD || a == b))
-            .then_some(i as u32)
+        let candidates = self.wild_by_len.get(&key.split(' ').count())?;
+        candidates.iter().copied().find(|&i| {
+            self.templates.get(i as usize).is_some_and(|t| {
+                let mut tt = t.text.split(' ');
+                let mut kt = key.split(' ');
+                std::iter::from_fn(|| Some((tt.next()?, kt.next()?))).all(|(a, b)| a == WILDCARD || a == b)
+            })
         })
     }
 
@@ -392,7 +432,37 @@ impl TemplateMiner {
                 }
             }
         }
+        self.compact_templates();
         self.consolidated_at = self.alive;
+    }
+
+    /// Drops templates no cluster refers to any more, so their number follows the live ones.
+    fn compact_templates(&mut self) {
+        let mut used = vec![false; self.templates.len()];
+        for c in &self.clusters {
+            if let Some(u) = used.get_mut(c.template as usize) {
+                *u = true;
+            }
+        }
+        if used.iter().all(|&u| u) {
+            return;
+        }
+        let mut remap = vec![0u32; self.templates.len()];
+        let mut kept = Vec::with_capacity(self.templates.len());
+        for (i, t) in std::mem::take(&mut self.templates).into_iter().enumerate() {
+            if used.get(i).copied().unwrap_or(false) {
+                if let Some(r) = remap.get_mut(i) {
+                    *r = kept.len() as u32;
+                }
+                kept.push(t);
+            }
+        }
+        self.templates = kept;
+        for c in &mut self.clusters {
+            c.template = remap.get(c.template as usize).copied().unwrap_or(0);
+        }
+        self.by_text = self.templates.iter().enumerate().map(|(i, t)| (t.text.clone(), i as u32)).collect();
+        self.index_wild();
     }
 
     /// Evicts the least used clusters (fewest lines, then least recent) down to 90% of the cap.
@@ -774,7 +844,9 @@ mod tests {
     fn cap_evicts_and_counts() {
         let mut m = TemplateMiner::new(MinerConfig::default().with_max_clusters(100));
         for i in 0..5000 {
-            m.add(&format!("w{}x{} y", char::from(b'a' + (i % 26) as u8), i / 26));
+            // one-word messages, each its own constant template (nothing to absorb them)
+            let w: String = format!("{i:05}").bytes().map(|d| char::from(b'a' + (d - b'0'))).collect();
+            m.add(&w);
         }
         m.finish();
         assert!(m.stats().evicted > 0);
