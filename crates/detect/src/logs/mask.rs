@@ -21,8 +21,31 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
     let mut n = 0;
     let mut prev: Option<&str> = None;
     let mut last_start = 0;
-    let mut tokens = message.split_ascii_whitespace().peekable();
-    while let Some(tok) = tokens.next() {
+    let bytes = message.as_bytes();
+    let class = |c: u8| CLASS.get(usize::from(c)).copied().unwrap_or(0);
+    let mut i = 0;
+    // one pass over the bytes splits the tokens (ASCII whitespace) and takes their shapes
+    loop {
+        while bytes.get(i).is_some_and(|&c| class(c) & SPACE != 0) {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        let (mut bits, mut digits) = (0u8, 0usize);
+        while let Some(&c) = bytes.get(i) {
+            let k = class(c);
+            if k & SPACE != 0 {
+                break;
+            }
+            bits |= k;
+            digits += usize::from(k & DIGIT);
+            i += 1;
+        }
+        // token boundaries are ASCII, so these are char boundaries
+        let Some(tok) = message.get(start..i) else { break };
+        let sh = Shape { bits, digits };
         // size units and calendar words are short: skip the trimming for anything longer
         let bare = if tok.len() <= 6 { tok.trim_end_matches(|c: char| c.is_ascii() && is_trail(c as u8)) } else { "" };
         // a size unit that scales with the value (B, KB, MB...) is part of the variable
@@ -39,20 +62,25 @@ pub(crate) fn mask_message(message: &str, out: &mut String) -> usize {
             out.push(' ');
         }
         last_start = out.len();
-        let date_like = |t: Option<&&str>| {
+        let date_like = |t: Option<&str>| {
             t.is_some_and(|t| t.as_bytes().first().is_some_and(u8::is_ascii_digit) || is_calendar_word(t))
         };
-        if bare.len() == 3 && is_calendar_word(bare) && (date_like(tokens.peek()) || date_like(prev.as_ref())) {
+        if bare.len() == 3 && is_calendar_word(bare) && (date_like(next_token(message, i)) || date_like(prev)) {
             // a weekday or month name next to a number is part of a date
             out.push_str(WILDCARD);
             out.push_str(tok.get(bare.len()..).unwrap_or(""));
         } else {
-            mask_token(tok, prev, out);
+            mask_token(tok, prev, sh, out);
         }
         prev = Some(tok);
         n += 1;
     }
     n
+}
+
+/// The whitespace-separated token starting at or after byte `i`.
+fn next_token(message: &str, i: usize) -> Option<&str> {
+    message.get(i..)?.split_ascii_whitespace().next()
 }
 
 /// English weekday and month abbreviations.
@@ -68,6 +96,61 @@ fn is_calendar_word(t: &str) -> bool {
 fn is_size_unit(t: &str) -> bool {
     matches!(t, "B" | "KB" | "MB" | "GB" | "TB" | "PB" | "KiB" | "MiB" | "GiB" | "TiB" | "kB")
 }
+
+const DIGIT: u8 = 1;
+const LOWER: u8 = 2;
+const SPECIAL: u8 = 4;
+const DELIM: u8 = 8;
+const SLASH: u8 = 16;
+const AT: u8 = 32;
+const COLON_DOT: u8 = 64;
+const SPACE: u8 = 128;
+
+/// Character classes of every byte, for one table lookup per byte.
+#[allow(clippy::indexing_slicing, reason = "a compile-time loop; an index out of range fails the build")]
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let mut k = 0;
+        if b.is_ascii_digit() {
+            k |= DIGIT;
+        }
+        if b.is_ascii_lowercase() {
+            k |= LOWER;
+        }
+        if matches!(b, b'/' | b'@' | b'\\' | b'~') {
+            k |= SPECIAL;
+        }
+        if is_delim(b) {
+            k |= DELIM;
+        }
+        if matches!(b, b'/' | b'\\') {
+            k |= SLASH;
+        }
+        if b == b'@' {
+            k |= AT;
+        }
+        if matches!(b, b':' | b'.') {
+            k |= COLON_DOT;
+        }
+        if b.is_ascii_whitespace() {
+            k |= SPACE;
+        }
+        t[c] = k;
+        c += 1;
+    }
+    t
+};
+
+/// The classes present in a token and its digit count, from one pass.
+#[derive(Clone, Copy)]
+struct Shape {
+    bits: u8,
+    digits: usize,
+}
+
 
 /// Severity words and HTTP methods: never wildcards.
 pub(crate) fn is_protected(tok: &str) -> bool {
@@ -100,7 +183,7 @@ fn is_path_delim(b: u8) -> bool {
 }
 
 /// Delimiters inside a token (the corrected loghub labels' token delimiters).
-fn is_delim(b: u8) -> bool {
+const fn is_delim(b: u8) -> bool {
     matches!(
         b,
         b',' | b'!'
@@ -130,20 +213,15 @@ fn is_delim(b: u8) -> bool {
     )
 }
 
-fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
+fn masks_whole(core: &str, prev: Option<&str>, sh: Shape) -> Option<&'static str> {
     let b = core.as_bytes();
     if b.is_empty() {
         return None;
     }
-    // one pass for the character classes the shapes need
-    let (mut digits, mut slash, mut at, mut colon, mut dot) = (0usize, false, false, false, false);
-    for &c in b {
-        digits += usize::from(c.is_ascii_digit());
-        slash |= c == b'/' || c == b'\\';
-        at |= c == b'@';
-        colon |= c == b':';
-        dot |= c == b'.';
-    }
+    // the token's shape: its digits, slashes and @ are all in the core (wrapping punctuation
+    // has none); a colon or period may be in the wrapping only, which the checks below allow
+    let digits = sh.digits;
+    let (slash, at, colon_dot) = (sh.bits & SLASH != 0, sh.bits & AT != 0, sh.bits & COLON_DOT != 0);
     // an HTTP status after the request line or a status key keeps its class
     if b.len() == 3
         && digits == 3
@@ -161,15 +239,15 @@ fn masks_whole(core: &str, prev: Option<&str>) -> Option<&'static str> {
             _ => "5xx",
         });
     }
-    if slash && (core.contains("://") || is_path(core)) || at && is_email(core) {
+    if slash && (b.windows(3).any(|w| w == b"://") || is_path(core)) || at && is_email(core) {
         return Some(WILDCARD);
     }
     if digits == 0 {
         return None;
     }
-    if (colon || dot) && is_ip_or_host_port(core)
+    if colon_dot && is_ip_or_host_port(core)
         || b.len() == 36 && is_uuid(b)
-        || !colon && b.first().is_some_and(u8::is_ascii_digit) && is_number_with_unit(b)
+        || b.first().is_some_and(u8::is_ascii_digit) && !b.contains(&b':') && is_number_with_unit(b)
     {
         return Some(WILDCARD);
     }
@@ -249,27 +327,33 @@ fn is_hex_id(b: &[u8]) -> bool {
     if b.len() < 8 {
         return false;
     }
-    let hex = b.iter().filter(|c| c.is_ascii_hexdigit()).count();
-    let seps = b.iter().filter(|&&c| c == b'-' || c == b':').count();
-    if hex + seps != b.len() || hex < 8 {
-        return false;
+    let (mut hex, mut letters) = (0usize, false);
+    for &c in b {
+        if c.is_ascii_hexdigit() {
+            hex += 1;
+            letters |= c.is_ascii_alphabetic();
+        } else if c != b'-' && c != b':' {
+            return false;
+        }
     }
-    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
-    letters > 0 || hex >= 12
+    hex >= 8 && (letters || hex >= 12)
 }
 
 /// A number followed by a unit: `12ms`, `3.5GB`, `100KB`, `2s`, `95%`.
 fn is_number_with_unit(b: &[u8]) -> bool {
-    let split = b.iter().position(|c| !(c.is_ascii_digit() || *c == b'.' || *c == b',')).unwrap_or(b.len());
-    if split == 0 || !b.first().is_some_and(u8::is_ascii_digit) {
+    if !b.first().is_some_and(u8::is_ascii_digit) {
         return false;
     }
+    let split = b.iter().position(|c| !(c.is_ascii_digit() || *c == b'.' || *c == b',')).unwrap_or(b.len());
     let unit = b.get(split..).unwrap_or_default();
+    if unit.len() > 5 {
+        return false;
+    }
     const UNITS: [&str; 24] = [
         "ms", "s", "us", "ns", "m", "h", "d", "sec", "secs", "min", "b", "kb", "mb", "gb", "tb", "k", "kib", "mib",
         "gib", "%", "x", "bytes", "hz", "ghz",
     ];
-    unit.is_empty() || UNITS.iter().any(|u| u.as_bytes().eq_ignore_ascii_case(unit))
+    unit.is_empty() || UNITS.iter().any(|u| u.len() == unit.len() && u.as_bytes().eq_ignore_ascii_case(unit))
 }
 
 /// The end of an IPv4 address (and `:port`) starting at `i`, when one does and is not glued to
@@ -311,29 +395,29 @@ fn part_is_variable(p: &[u8]) -> bool {
     if p.is_empty() {
         return false;
     }
-    if let [b'-' | b'+', rest @ ..] = p
-        && !rest.is_empty()
-        && rest.iter().all(u8::is_ascii_digit)
-    {
-        return true;
+    // one pass: digits, the longest run of them
+    let (mut digits, mut run, mut longest) = (0usize, 0usize, 0usize);
+    for &c in p {
+        if c.is_ascii_digit() {
+            digits += 1;
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
     }
-    let digits = p.iter().filter(|c| c.is_ascii_digit()).count();
     if digits == 0 {
         const WORDS: [&str; 5] = ["true", "false", "null", "root", "admin"];
-        return p.len() <= 5 && WORDS.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(p));
+        return (4..=5).contains(&p.len()) && WORDS.iter().any(|w| w.len() == p.len() && w.as_bytes().eq_ignore_ascii_case(p));
     }
-    if digits == p.len() || is_hex_id(p) || p.first().is_some_and(u8::is_ascii_digit) && is_number_with_unit(p) {
+    if let [b'-' | b'+', rest @ ..] = p
+        && digits == rest.len()
+    {
         return true;
     }
     // an identifier carrying a long number (blk_3886, attempt_2015, r7x9321): the number is the
     // point of the token; a word with a digit in it (SOCKS5, flush2DB, utf8) is not a variable
-    let mut run = 0;
-    let mut longest = 0;
-    for &c in p {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    longest >= 3 || digits * 2 > p.len()
+    digits == p.len() || longest >= 3 || digits * 2 > p.len() || is_hex_id(p) || is_number_with_unit(p)
 }
 
 /// Appends `<*>` to `out`, merging it with a variable it directly follows (`<*><*>`) or
@@ -351,16 +435,11 @@ fn push_wildcard(out: &mut String, token_start: usize) {
 }
 
 /// Masks one whitespace token into `out`.
-fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
+fn mask_token(tok: &str, prev: Option<&str>, sh: Shape, out: &mut String) {
     let b = tok.as_bytes();
-    // one pass over the token tells which checks can apply
-    let (mut digit, mut lower, mut special, mut delim) = (false, false, false, false);
-    for &c in b {
-        digit |= c.is_ascii_digit();
-        lower |= c.is_ascii_lowercase();
-        special |= matches!(c, b'/' | b'@' | b'\\' | b'~');
-        delim |= is_delim(c);
-    }
+    // the token's shape (taken while splitting) tells which checks can apply
+    let (digit, lower, special, delim) =
+        (sh.digits > 0, sh.bits & LOWER != 0, sh.bits & SPECIAL != 0, sh.bits & DELIM != 0);
     if !digit && !special {
         // words: only the default user strings and booleans (parts of four or five letters) can
         // be variables
@@ -379,7 +458,7 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
     }
     if !special && !delim {
         // one part with digits (`3579`, `12ms`, `blk_38865049064139660`)
-        if let Some(m) = masks_whole(tok, prev) {
+        if let Some(m) = masks_whole(tok, prev, sh) {
             out.push_str(m);
         } else if part_is_variable(b) {
             out.push_str(WILDCARD);
@@ -402,7 +481,7 @@ fn mask_token(tok: &str, prev: Option<&str>, out: &mut String) {
         out.push_str(tok);
         return;
     };
-    if let Some(m) = masks_whole(core, prev) {
+    if let Some(m) = masks_whole(core, prev, sh) {
         out.push_str(head);
         out.push_str(m);
         out.push_str(tail);
@@ -455,7 +534,7 @@ fn mask_core_parts(core: &str, start: usize, out: &mut String) {
         // a `-` after `_` (blk_-42) or starting a number (=-1) is a sign, not a delimiter
         let mut j = i;
         while let Some(&c) = cb.get(j) {
-            if is_delim(c)
+            if CLASS.get(usize::from(c)).is_some_and(|k| k & DELIM != 0)
                 && !(c == b'-'
                     && (j > 0 && cb.get(j - 1) == Some(&b'_')
                         || j == i && cb.get(j + 1).is_some_and(u8::is_ascii_digit)))
