@@ -392,9 +392,6 @@ fn ipv4_at(b: &[u8], i: usize) -> Option<usize> {
 
 /// A part of a token (between delimiters) that is a variable on its own.
 fn part_is_variable(p: &[u8]) -> bool {
-    if p.is_empty() {
-        return false;
-    }
     // one pass: digits, the longest run of them
     let (mut digits, mut run, mut longest) = (0usize, 0usize, 0usize);
     for &c in p {
@@ -405,6 +402,14 @@ fn part_is_variable(p: &[u8]) -> bool {
         } else {
             run = 0;
         }
+    }
+    part_is_variable_counted(p, digits, longest)
+}
+
+/// [`part_is_variable`] with the part's digit count and longest digit run already known.
+fn part_is_variable_counted(p: &[u8], digits: usize, longest: usize) -> bool {
+    if p.is_empty() {
+        return false;
     }
     if digits == 0 {
         const WORDS: [&str; 5] = ["true", "false", "null", "root", "admin"];
@@ -531,20 +536,30 @@ fn mask_core_parts(core: &str, start: usize, out: &mut String) {
             i = end + 1;
             continue;
         }
-        // a `-` after `_` (blk_-42) or starting a number (=-1) is a sign, not a delimiter
+        // a `-` after `_` (blk_-42) or starting a number (=-1) is a sign, not a delimiter;
+        // the part's digits and longest digit run are counted on the way
         let mut j = i;
+        let (mut digits, mut run, mut longest) = (0usize, 0usize, 0usize);
         while let Some(&c) = cb.get(j) {
-            if CLASS.get(usize::from(c)).is_some_and(|k| k & DELIM != 0)
+            let k = CLASS.get(usize::from(c)).copied().unwrap_or(0);
+            if k & DELIM != 0
                 && !(c == b'-'
                     && (j > 0 && cb.get(j - 1) == Some(&b'_')
                         || j == i && cb.get(j + 1).is_some_and(u8::is_ascii_digit)))
             {
                 break;
             }
+            if k & DIGIT != 0 {
+                digits += 1;
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
             j += 1;
         }
         let part = cb.get(i..j).unwrap_or_default();
-        if part_is_variable(part) {
+        if part_is_variable_counted(part, digits, longest) {
             push_wildcard(out, start);
         } else {
             // a part holds no delimiter, so no `<*>` of its own
