@@ -151,7 +151,6 @@ struct Shape {
     digits: usize,
 }
 
-
 /// Severity words and HTTP methods: never wildcards.
 pub(crate) fn is_protected(tok: &str) -> bool {
     const WORDS: [&str; 24] = [
@@ -413,7 +412,8 @@ fn part_is_variable_counted(p: &[u8], digits: usize, longest: usize) -> bool {
     }
     if digits == 0 {
         const WORDS: [&str; 5] = ["true", "false", "null", "root", "admin"];
-        return (4..=5).contains(&p.len()) && WORDS.iter().any(|w| w.len() == p.len() && w.as_bytes().eq_ignore_ascii_case(p));
+        return (4..=5).contains(&p.len())
+            && WORDS.iter().any(|w| w.len() == p.len() && w.as_bytes().eq_ignore_ascii_case(p));
     }
     if let [b'-' | b'+', rest @ ..] = p
         && digits == rest.len()

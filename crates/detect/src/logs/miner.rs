@@ -71,11 +71,11 @@ pub struct MinerConfig {
 impl Default for MinerConfig {
     fn default() -> Self {
         Self {
-            max_clusters: 200_000,
+            max_clusters: 50_000,
             max_message_bytes: 16 * 1024,
             max_tokens: 256,
             max_categories: 4,
-            growth: 0.25,
+            growth: 1.0,
             near_duplicate: 0.8,
         }
     }
@@ -103,6 +103,12 @@ impl MinerConfig {
         self
     }
 }
+
+/// The template of lines whose cluster was evicted under [`MinerConfig::max_clusters`].
+pub const EVICTED: &str = "<evicted>";
+
+/// `Cluster::template` of an evicted cluster.
+const EVICTED_SLOT: u32 = u32::MAX;
 
 /// A template's stable id: `T` and 16 hex digits of the SHA-256 of its text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -180,6 +186,8 @@ pub struct TemplateMiner {
     stats: MinerStats,
     alive: usize,
     consolidated_at: usize,
+    /// The template every evicted cluster resolves to; its count is their lines.
+    evicted: Template,
     #[serde(skip)]
     index: HashMap<String, u32, FastHash>,
     #[serde(skip)]
@@ -208,6 +216,7 @@ impl TemplateMiner {
             stats: MinerStats::default(),
             alive: 0,
             consolidated_at: 0,
+            evicted: Template { id: TemplateId::of(EVICTED), text: EVICTED.to_string(), count: 0 },
             index: HashMap::default(),
             by_text: HashMap::new(),
             wild_by_len: HashMap::new(),
@@ -284,29 +293,10 @@ impl TemplateMiner {
         i
     }
 
-    /// Masks a message, cutting it at the configured limits.
+    /// Masks a message, cutting it at the configured limits (and counting the cut).
     fn mask_into(&mut self, message: &str, out: &mut String) {
-        let mut cut = false;
-        let msg = if message.len() > self.config.max_message_bytes {
-            cut = true;
-            let mut end = self.config.max_message_bytes;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.get(..end).unwrap_or_default()
-        } else {
-            message
-        };
-        let n = mask_message(msg, out);
-        if n > self.config.max_tokens {
-            cut = true;
-            if let Some((pos, _)) = out.match_indices(' ').nth(self.config.max_tokens - 1) {
-                out.truncate(pos);
-            }
-        }
-        if cut {
+        if mask_limited(&self.config, message, out) {
             self.stats.truncated += 1;
-            out.push_str(if out.is_empty() { WILDCARD } else { " <*>" });
         }
     }
 
@@ -349,23 +339,49 @@ impl TemplateMiner {
         }
     }
 
-    /// The first template (in index order) with the same token count whose constant tokens all
-    /// match `key`.
+    /// The most specific template with the same token count whose tokens all fit `key`.
     fn fit(&self, key: &str) -> Option<u32> {
         let candidates = self.wild_by_len.get(&key.split(' ').count())?;
-        candidates.iter().copied().find(|&i| {
-            self.templates.get(i as usize).is_some_and(|t| {
-                let mut tt = t.text.split(' ');
-                let mut kt = key.split(' ');
-                std::iter::from_fn(|| Some((tt.next()?, kt.next()?))).all(|(a, b)| a == WILDCARD || a == b)
-            })
-        })
+        // the most specific template that fits: most tokens without a variable, then the first
+        let mut best: Option<(usize, u32)> = None;
+        for &i in candidates {
+            let Some(t) = self.templates.get(i as usize) else { continue };
+            let mut tt = t.text.split(' ');
+            let mut kt = key.split(' ');
+            let mut constant = 0;
+            let fits = std::iter::from_fn(|| Some((tt.next()?, kt.next()?))).all(|(a, b)| {
+                constant += usize::from(!a.contains(WILDCARD));
+                token_fits(a, b)
+            });
+            if fits && best.is_none_or(|(c, _)| constant > c) {
+                best = Some((constant, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// The template a message belongs to, without learning from it: its cluster's template when
+    /// the message masks to a known cluster, else the most specific template with variables it
+    /// fits.
+    /// This is how lines mined on another shard find their template after a [`Self::merge`].
+    #[must_use]
+    pub fn classify(&self, message: &str) -> Option<&Template> {
+        let mut key = String::new();
+        mask_limited(&self.config, message, &mut key);
+        let t = match self.index.get(key.as_str()) {
+            Some(&i) => self.clusters.get(i as usize).map(|c| c.template),
+            None => self.fit(&key),
+        }?;
+        self.templates.get(t as usize)
     }
 
     /// The template a cluster belongs to now.
     #[must_use]
     pub fn template_of(&self, cluster: ClusterId) -> Option<&Template> {
         let c = self.clusters.get(cluster.0 as usize)?;
+        if c.template == EVICTED_SLOT {
+            return Some(&self.evicted);
+        }
         self.templates.get(c.template as usize)
     }
 
@@ -373,13 +389,14 @@ impl TemplateMiner {
     /// templates.
     pub fn finish(&mut self) {
         self.ensure_index();
-        self.consolidate();
+        self.consolidate_with(true);
     }
 
     /// Templates with at least one line, most frequent first (ties by id).
     #[must_use]
     pub fn templates(&self) -> Vec<Template> {
-        let mut v: Vec<Template> = self.templates.iter().filter(|t| t.count > 0).cloned().collect();
+        let mut v: Vec<Template> =
+            self.templates.iter().chain(std::iter::once(&self.evicted)).filter(|t| t.count > 0).cloned().collect();
         v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
         v
     }
@@ -416,34 +433,42 @@ impl TemplateMiner {
         self.stats.lines = lines_before + other.stats.lines;
         self.stats.truncated += other.stats.truncated;
         self.stats.evicted += other.stats.evicted;
-        self.consolidate();
+        self.evicted.count += other.evicted.count;
+        self.consolidate_with(true);
     }
 
-    /// Regroups every cluster into templates (see the module docs).
+    /// Regroups every cluster into templates (see the module docs). The periodic runs skip the
+    /// near-duplicate stage, whose MinHash pass over every template is the dearest part; it runs
+    /// at [`Self::finish`] and [`Self::merge`].
     fn consolidate(&mut self) {
+        self.consolidate_with(false);
+    }
+
+    fn consolidate_with(&mut self, full: bool) {
         self.stats.consolidations += 1;
         self.evict();
+        // only live clusters take part (evicted ones resolve to `self.evicted`)
+        let mut alive: Vec<u32> = self.index.values().copied().collect();
+        alive.sort_unstable();
         let mut by_len: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
-        for (i, c) in self.clusters.iter().enumerate() {
-            if !c.key.is_empty() {
-                by_len.entry(c.key.split(' ').count()).or_default().push(i as u32);
+        for &i in &alive {
+            if let Some(c) = self.clusters.get(i as usize) {
+                by_len.entry(c.key.split(' ').count()).or_default().push(i);
             }
         }
         for t in &mut self.templates {
             t.count = 0;
         }
-        // evicted clusters keep their last template; count them there
-        for c in self.clusters.iter().filter(|c| c.key.is_empty()) {
-            if let Some(t) = self.templates.get_mut(c.template as usize) {
-                t.count += c.count;
-            }
-        }
         let mut parts = Vec::new();
         for (len, ids) in by_len {
             partition(&self.clusters, ids, len, self.config.max_categories, &mut parts);
         }
-        let parts =
-            merge_near_duplicates(merge_by_signature(parts), self.config.near_duplicate, self.config.max_categories);
+        let parts = merge_by_signature(parts);
+        let parts = if full {
+            merge_near_duplicates(parts, self.config.near_duplicate, self.config.max_categories)
+        } else {
+            parts
+        };
         for (members, text) in parts {
             {
                 let t = self.template_index(&text);
@@ -458,14 +483,14 @@ impl TemplateMiner {
                 }
             }
         }
-        self.compact_templates();
+        self.compact_templates(&alive);
         self.consolidated_at = self.alive;
     }
 
     /// Drops templates no cluster refers to any more, so their number follows the live ones.
-    fn compact_templates(&mut self) {
+    fn compact_templates(&mut self, alive: &[u32]) {
         let mut used = vec![false; self.templates.len()];
-        for c in &self.clusters {
+        for c in alive.iter().filter_map(|&i| self.clusters.get(i as usize)) {
             if let Some(u) = used.get_mut(c.template as usize) {
                 *u = true;
             }
@@ -484,8 +509,10 @@ impl TemplateMiner {
             }
         }
         self.templates = kept;
-        for c in &mut self.clusters {
-            c.template = remap.get(c.template as usize).copied().unwrap_or(0);
+        for &i in alive {
+            if let Some(c) = self.clusters.get_mut(i as usize) {
+                c.template = remap.get(c.template as usize).copied().unwrap_or(0);
+            }
         }
         self.by_text = self.templates.iter().enumerate().map(|(i, t)| (t.text.clone(), i as u32)).collect();
         self.index_wild();
@@ -497,19 +524,59 @@ impl TemplateMiner {
             return;
         }
         let target = self.config.max_clusters * 9 / 10;
-        let mut order: Vec<u32> = (0..self.clusters.len() as u32)
-            .filter(|&i| self.clusters.get(i as usize).is_some_and(|c| !c.key.is_empty()))
-            .collect();
-        order.sort_by_key(|&i| self.clusters.get(i as usize).map(|c| (c.count, c.last)));
+        let mut order: Vec<u32> = self.index.values().copied().collect();
+        order.sort_by_key(|&i| self.clusters.get(i as usize).map(|c| (c.count, c.last, i)));
         for &i in order.iter().take(self.alive - target) {
             if let Some(c) = self.clusters.get_mut(i as usize) {
                 self.index.remove(c.key.as_str());
                 c.key = String::new();
+                c.template = EVICTED_SLOT;
+                self.evicted.count += c.count;
                 self.stats.evicted += 1;
                 self.alive -= 1;
             }
         }
     }
+}
+
+/// Whether a message token fits a template token: equal, or matching around the template
+/// token's one `<*>` (`node-<*>` fits `node-7`, `<*>,` fits `Package_x,`).
+fn token_fits(template: &str, token: &str) -> bool {
+    if template == token || template == WILDCARD {
+        return true;
+    }
+    match template.split_once(WILDCARD) {
+        Some((pre, post)) if !post.contains(WILDCARD) => {
+            token.len() >= pre.len() + post.len() && token.starts_with(pre) && token.ends_with(post)
+        }
+        _ => false,
+    }
+}
+
+/// Masks a message into `out`, cutting it at the configured limits; returns whether it cut.
+fn mask_limited(config: &MinerConfig, message: &str, out: &mut String) -> bool {
+    let mut cut = false;
+    let msg = if message.len() > config.max_message_bytes {
+        cut = true;
+        let mut end = config.max_message_bytes;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.get(..end).unwrap_or_default()
+    } else {
+        message
+    };
+    let n = mask_message(msg, out);
+    if n > config.max_tokens {
+        cut = true;
+        if let Some((pos, _)) = out.match_indices(' ').nth(config.max_tokens.saturating_sub(1)) {
+            out.truncate(pos);
+        }
+    }
+    if cut {
+        out.push_str(if out.is_empty() { WILDCARD } else { " <*>" });
+    }
+    cut
 }
 
 /// Splits clusters of `len` tokens into templates; pushes `(members, template text)`.
@@ -529,6 +596,16 @@ fn partition(
     let tokens = |i: u32| clusters.get(i as usize).map(|c| c.key.split(' ').collect::<Vec<&str>>()).unwrap_or_default();
     let mut stack = vec![(ids, vec![false; len])];
     while let Some((mut ids, mut variable)) = stack.pop() {
+        // one cluster is its own template (its key is already masked text)
+        if let [only] = ids.as_slice()
+            && !variable.iter().any(|&v| v)
+        {
+            let text = clusters
+                .get(*only as usize)
+                .map(|c| c.key.split(' ').map(merge_adjacent).collect::<Vec<_>>().join(" "));
+            out.push((ids, text.unwrap_or_default()));
+            continue;
+        }
         ids.sort_by(|a, b| {
             let ka = clusters.get(*a as usize).map(|c| c.key.as_str());
             let kb = clusters.get(*b as usize).map(|c| c.key.as_str());
@@ -630,13 +707,21 @@ fn signature(text: &str) -> Vec<&str> {
 /// length, an optional annotation such as `(0.4 KB)`): between consecutive constant words,
 /// what differs among them becomes one `<*>`.
 fn merge_by_signature(parts: Vec<(Vec<u32>, String)>) -> Vec<(Vec<u32>, String)> {
-    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, (_, text)) in parts.iter().enumerate() {
         let sig = signature(text);
         // a template needs two constant words to be recognised by them alone
-        let key = if sig.len() >= 2 { sig.iter().map(|s| (*s).to_string()).collect() } else { vec![text.clone()] };
-        groups.entry(key).or_default().push(i);
+        let key = if sig.len() >= 2 { sig.join("\u{1f}") } else { format!("\u{0}{text}") };
+        by_key.entry(key).or_default().push(i);
     }
+    // groups in order of their first member, so the result does not depend on hashing
+    let mut ordered: Vec<(String, Vec<usize>)> = by_key.into_iter().collect();
+    ordered.sort_by_key(|(_, idx)| idx.first().copied());
+    let groups = ordered.into_iter().map(|(k, idx)| {
+        let sig: Vec<String> =
+            if k.starts_with('\u{0}') { Vec::new() } else { k.split('\u{1f}').map(str::to_string).collect() };
+        (sig, idx)
+    });
     let mut out = Vec::with_capacity(groups.len());
     let mut parts: Vec<Option<(Vec<u32>, String)>> = parts.into_iter().map(Some).collect();
     for (sig, idx) in groups {

@@ -31,7 +31,7 @@ mod signals;
 mod similar;
 
 pub use lsh::near_duplicates;
-pub use miner::{ClusterId, MinerConfig, MinerStats, Template, TemplateId, TemplateMiner};
+pub use miner::{ClusterId, EVICTED, MinerConfig, MinerStats, Template, TemplateId, TemplateMiner};
 pub use signals::{LogExample, LogSignal, LogSignals, SignalConfig, SignalKind, log_signals};
 #[cfg(feature = "similarity")]
 pub use similar::{IndexConfig, SimilarTemplate, SimilarityError, TemplateIndex, embed};
