@@ -19,9 +19,10 @@ fn main() {
     m.finish();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{} lines, {} templates, {:.2} M lines/s",
+        "{} lines, {} templates, {:.2} M lines/s, {:?}",
         lines.len() * repeat,
         m.templates().len(),
-        (lines.len() * repeat) as f64 / secs / 1e6
+        (lines.len() * repeat) as f64 / secs / 1e6,
+        m.stats()
     );
 }
