@@ -2,13 +2,14 @@
 //!
 //! Today the pipeline is: load and verify the bundle, decode every source, then summarise the
 //! incident, its alert, the changes around it, the anomalies the streaming detector finds in
-//! the incident window (by service, in order of onset), error-log surges and the alerting service's blast radius.
+//! the incident window (by service, in order of onset), the log anomaly signals (new templates,
+//! rate and error surges) and the alerting service's blast radius.
 //! Root-cause ranking is reported as not yet available until faultlens-correlate provides it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use faultlens::core::{Bundle, IncidentData};
+use faultlens::detect::logs::{LogSignal, SignalConfig, SignalKind, log_signals, signal_window};
 use faultlens::detect::metrics;
 use faultlens::sim::{Scenario, SimConfig, generate};
 use serde::Serialize;
@@ -31,20 +32,13 @@ struct ServiceAnomalies {
 }
 
 #[derive(Debug, Serialize)]
-struct LogSurge {
-    service: String,
-    errors_before: usize,
-    errors_recent: usize,
-}
-
-#[derive(Debug, Serialize)]
 struct Summary {
     bundle: PathBuf,
     incident: faultlens::core::Incident,
     alerts: Vec<faultlens::core::Alert>,
     changes: Vec<faultlens::core::ChangeEvent>,
     anomalies: Vec<ServiceAnomalies>,
-    log_surges: Vec<LogSurge>,
+    log_signals: Vec<LogSignal>,
     blast_radius: Vec<faultlens::core::Reached>,
     hypotheses: Option<Vec<faultlens::core::Hypothesis>>,
 }
@@ -71,29 +65,12 @@ fn anomalies(data: &IncidentData) -> Vec<ServiceAnomalies> {
         .collect()
 }
 
-fn log_surges(data: &IncidentData) -> Vec<LogSurge> {
-    let det = data.incident.detected_at.as_millis();
-    let len = 20 * 60_000;
-    let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for l in data.logs.iter().filter(|l| l.level.is_some_and(|s| s.is_error())) {
-        let (Some(t), Some(svc)) = (l.timestamp, &l.service) else {
-            continue;
-        };
-        let t = t.as_millis();
-        let e = counts.entry(svc.to_string()).or_default();
-        if (det - 2 * len..det - len).contains(&t) {
-            e.0 += 1;
-        } else if (det - len..det + 5 * 60_000).contains(&t) {
-            e.1 += 1;
-        }
-    }
-    let mut v: Vec<LogSurge> = counts
-        .into_iter()
-        .filter(|(_, (b, r))| *r >= 5 && *r > 3 * (*b).max(1))
-        .map(|(service, (b, r))| LogSurge { service, errors_before: b, errors_recent: r })
-        .collect();
-    v.sort_by(|a, b| b.errors_recent.cmp(&a.errors_recent).then_with(|| a.service.cmp(&b.service)));
-    v
+/// The strongest log anomaly signals from half an hour before the alert on.
+fn log_signals_of(data: &IncidentData) -> Result<Vec<LogSignal>, Failure> {
+    let window = signal_window(data.incident.window, data.incident.detected_at, 30)?;
+    let mut signals = log_signals(&data.logs, window, &SignalConfig::default()).signals;
+    signals.truncate(8);
+    Ok(signals)
 }
 
 fn locate(bundle: Option<PathBuf>, scratch: &Path) -> Result<PathBuf, Failure> {
@@ -124,7 +101,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         alerts: data.alerts.clone(),
         changes,
         anomalies: anomalies(&data),
-        log_surges: log_surges(&data),
+        log_signals: log_signals_of(&data)?,
         blast_radius: alerting.as_deref().map(|s| data.topology.dependencies(s, 8)).unwrap_or_default(),
         hypotheses: None,
     };
@@ -192,12 +169,26 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         }
     }
     println!();
-    println!("ERROR LOG SURGES (error lines, 20 minutes before vs the last 25 minutes)");
-    if summary.log_surges.is_empty() {
+    println!("LOG SIGNALS (from 30 minutes before the alert, against the log lines before that)");
+    if summary.log_signals.is_empty() {
         println!("  none");
     }
-    for l in &summary.log_surges {
-        println!("  {:<16} {:>5} -> {}", l.service, l.errors_before, l.errors_recent);
+    for s in &summary.log_signals {
+        let kind = match s.kind {
+            SignalKind::NewTemplate => "new",
+            SignalKind::RateSurge => "surge",
+            SignalKind::ErrorSurge => "errors",
+        };
+        println!(
+            "  {kind:<6} {:<14} {:>5} -> {:<5} {}",
+            s.service.as_deref().unwrap_or("-"),
+            s.baseline_count,
+            s.window_count,
+            s.template
+        );
+        if let Some(e) = s.examples.first() {
+            println!("           e.g. {}:{}", e.source, e.line);
+        }
     }
     println!();
     if let Some(a) = &alerting {

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use faultlens::core::Bundle;
 use faultlens::core::bundle::{SourceFormat, SourceOptions};
 use faultlens::core::decode::{Records, decode_bytes};
-use faultlens::core::{Bundle, TimeRange, Timestamp};
-use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals};
+use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals, signal_window};
 
 use crate::output::json;
 use crate::{Failure, Format};
@@ -55,9 +55,7 @@ pub(crate) fn run(action: LogsAction, format: Format) -> Result<(), Failure> {
 
 fn patterns(dir: &Path, top: usize, lead: u32, format: Format) -> Result<(), Failure> {
     let data = Bundle::load(dir)?.decode()?;
-    let from = Timestamp::from_millis(data.incident.detected_at.as_millis() - i64::from(lead) * 60_000)
-        .max(data.incident.window.start);
-    let window = TimeRange::new(from, data.incident.window.end).map_err(Failure::from)?;
+    let window = signal_window(data.incident.window, data.incident.detected_at, lead)?;
     let out = log_signals(&data.logs, window, &SignalConfig::default());
     if format == Format::Json {
         return json(&serde_json::json!({

@@ -73,8 +73,7 @@ fn demo_is_readable_and_deterministic() {
     let b = repo().join("examples/bundles/bad-deploy");
     let b = b.to_str().unwrap();
     let text = ok(&["demo", "--bundle", b]);
-    for section in
-        ["INCIDENT", "CHANGES IN THE WINDOW", "ANOMALIES IN THE WINDOW", "ERROR LOG SURGES", "RANKED HYPOTHESES"]
+    for section in ["INCIDENT", "CHANGES IN THE WINDOW", "ANOMALIES IN THE WINDOW", "LOG SIGNALS", "RANKED HYPOTHESES"]
     {
         assert!(text.contains(section), "{section} missing:\n{text}");
     }
@@ -82,6 +81,10 @@ fn demo_is_readable_and_deterministic() {
     let v: serde_json::Value = serde_json::from_str(&ok(&["demo", "--bundle", b, "--format", "json"])).unwrap();
     assert!(!v["changes"].as_array().unwrap().is_empty());
     assert!(!v["anomalies"].as_array().unwrap().is_empty());
+    // the bad deploy's new exception is among the log signals, with its evidence
+    let signals = v["log_signals"].as_array().unwrap();
+    assert!(signals.iter().any(|s| s["service"] == "billing" && s["kind"] == "new_template"));
+    assert!(signals.iter().all(|s| s["evidence"]["sha256"].as_str().is_some_and(|h| h.len() == 64)));
 }
 
 #[test]

@@ -115,6 +115,21 @@ pub struct LogSignals {
     pub untimed: u64,
 }
 
+/// The signal period of an incident: from `lead_minutes` before the alert fired (but not
+/// before the incident window) to the window's end; [`log_signals`] takes what comes before as
+/// the baseline.
+///
+/// # Errors
+/// When the window ends before the period would start (a malformed incident).
+pub fn signal_window(
+    window: TimeRange,
+    detected_at: Timestamp,
+    lead_minutes: u32,
+) -> faultlens_core::Result<TimeRange> {
+    let from = Timestamp::from_millis(detected_at.as_millis().saturating_sub(i64::from(lead_minutes) * 60_000));
+    TimeRange::new(from.max(window.start), window.end)
+}
+
 /// Per-template tallies.
 #[derive(Default)]
 struct Tally {
