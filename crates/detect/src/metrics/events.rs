@@ -25,6 +25,10 @@ pub struct EventConfig {
     pub recurrence_memory: f64,
     /// Past events at least as rare that are allowed before the recurrence rate applies.
     pub recurrence_free: f64,
+    /// Points over which the recurrence rate is taken: a recurring excursion's tail probability
+    /// is raised to the chance of one within this many points (`1 - exp(-rate * span)`); 2 was
+    /// the best whole number on the NAB development half.
+    pub recurrence_span: f64,
 }
 
 impl Default for EventConfig {
@@ -37,6 +41,7 @@ impl Default for EventConfig {
             damping: 0.2,
             recurrence_memory: 3000.0,
             recurrence_free: 1.0,
+            recurrence_span: 2.0,
         }
     }
 }
@@ -117,7 +122,8 @@ impl EventState {
     pub(crate) fn step(&mut self, n: u64, raw_p: f64, c: &EventConfig) -> (f64, bool) {
         let p = raw_p;
         let p = if c.recurrence_memory > 0.0 && p < c.open_p {
-            p.max(self.recurrence.rate(n, c.recurrence_memory, p, c.recurrence_free))
+            let rate = self.recurrence.rate(n, c.recurrence_memory, p, c.recurrence_free);
+            p.max(-(-rate * c.recurrence_span.max(1.0)).exp_m1())
         } else {
             p
         };
