@@ -78,6 +78,16 @@ proptest! {
 }
 
 #[test]
+fn empty_messages_survive_a_merge() {
+    let mut a = TemplateMiner::default();
+    let mut b = TemplateMiner::default();
+    b.add("");
+    b.add("   ");
+    a.merge(&b);
+    assert_eq!(a.classify("").map(|t| (t.text.as_str(), t.count)), Some(("", 2)));
+}
+
+#[test]
 fn a_miner_trained_yesterday_continues_today() {
     let yesterday: Vec<String> = (0..300).map(|i| format!("GET /api/items/{i} took {}ms", i % 17)).collect();
     let m = mine(&yesterday);

@@ -181,7 +181,7 @@ pub struct MinerStats {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Cluster {
-    /// The masked message; empty once evicted.
+    /// The masked message (emptied when evicted; eviction is marked by `template`).
     key: String,
     count: u64,
     /// Line number (in this miner) of the last line seen.
@@ -244,7 +244,7 @@ impl TemplateMiner {
                 .clusters
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !c.key.is_empty())
+                .filter(|(_, c)| c.template != EVICTED_SLOT)
                 .map(|(i, c)| (c.key.clone(), i as u32))
                 .collect::<HashMap<String, u32, FastHash>>();
         }
@@ -375,17 +375,31 @@ impl TemplateMiner {
 
     /// The template a message belongs to, without learning from it: its cluster's template when
     /// the message masks to a known cluster, else the most specific template with variables it
-    /// fits.
-    /// This is how lines mined on another shard find their template after a [`Self::merge`].
+    /// fits, else the template of its token count that agrees with it on the most tokens. This
+    /// is how lines mined on another shard find their template after a [`Self::merge`]; it is
+    /// `None` only when no template has the message's token count.
     #[must_use]
     pub fn classify(&self, message: &str) -> Option<&Template> {
         let mut key = String::new();
         mask_limited(&self.config, message, &mut key);
-        let t = match self.index.get(key.as_str()) {
-            Some(&i) => self.clusters.get(i as usize).map(|c| c.template),
-            None => self.fit(&key),
-        }?;
-        self.templates.get(t as usize)
+        if let Some(&i) = self.index.get(key.as_str()) {
+            return self.template_of(ClusterId(i));
+        }
+        if let Some(t) = self.fit(&key) {
+            return self.templates.get(t as usize);
+        }
+        let n = key.split(' ').count();
+        let mut best: Option<(usize, usize)> = None;
+        for (i, t) in self.templates.iter().enumerate().filter(|(_, t)| t.count > 0) {
+            if t.text.split(' ').count() != n {
+                continue;
+            }
+            let agree = t.text.split(' ').zip(key.split(' ')).filter(|(a, b)| token_fits(a, b)).count();
+            if best.is_none_or(|(b, _)| agree > b) {
+                best = Some((agree, i));
+            }
+        }
+        best.and_then(|(_, i)| self.templates.get(i))
     }
 
     /// The template a cluster belongs to now.
@@ -431,7 +445,7 @@ impl TemplateMiner {
     pub fn merge(&mut self, other: &TemplateMiner) {
         self.ensure_index();
         let lines_before = self.stats.lines;
-        for c in other.clusters.iter().filter(|c| !c.key.is_empty()) {
+        for c in other.clusters.iter().filter(|c| c.template != EVICTED_SLOT) {
             if let Some(&i) = self.index.get(c.key.as_str()) {
                 if let Some(mine) = self.clusters.get_mut(i as usize) {
                     mine.count += c.count;
