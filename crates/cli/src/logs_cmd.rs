@@ -4,8 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use faultlens::core::Bundle;
-use faultlens::core::bundle::{SourceFormat, SourceOptions};
-use faultlens::core::decode::{Records, decode_bytes};
+use faultlens::core::decode::raw::LineParser;
 use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals, signal_window};
 
 use crate::output::json;
@@ -108,40 +107,75 @@ fn e_source(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
+/// Streams the lines of a file: `(1-based number, text without its line end, whether invalid
+/// UTF-8 was replaced)`, reading one line at a time.
+fn for_each_line(path: &Path, mut f: impl FnMut(u64, &str, bool) -> Result<(), Failure>) -> Result<(), Failure> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| fail(3, format!("{}: {e}", path.display())))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut buf = Vec::new();
+    let mut n = 0u64;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf).map_err(|e| fail(3, format!("{}: {e}", path.display())))?;
+        if read == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = String::from_utf8_lossy(line);
+        f(n, &text, matches!(text, std::borrow::Cow::Owned(_)))?;
+    }
+}
+
+/// Two passes over the file, so memory follows the templates (plus four bytes a line), not the
+/// file: the first mines every message, the second writes each line with its final template.
 fn parse(input: &Path, log_format: &str, output: &Path, format: Format) -> Result<(), Failure> {
-    let bytes = std::fs::read(input).map_err(|e| fail(3, format!("{}: {e}", input.display())))?;
-    let mut options = SourceOptions::new();
-    options.insert("log_format".into(), log_format.into());
-    let decoded = decode_bytes(SourceFormat::Raw, &input.display().to_string(), &bytes, &options)
-        .map_err(|e| fail(2, e.to_string()))?;
-    let Records::Logs(records) = decoded.records else {
-        return Err(fail(3, "the raw decoder returned no log lines".into()));
-    };
+    let parser =
+        LineParser::new(&input.display().to_string(), log_format).map_err(|e| fail(2, format!("--log-format: {e}")))?;
     let mut miner = TemplateMiner::default();
-    let clusters: Vec<_> = records.iter().map(|r| miner.add(&r.message)).collect();
+    let mut clusters = Vec::new();
+    let (mut unfit, mut repaired) = (0u64, 0u64);
+    for_each_line(input, |n, text, replaced| {
+        let (record, fits) = parser.parse(n, text);
+        unfit += u64::from(!fits && !text.trim().is_empty());
+        repaired += u64::from(replaced);
+        clusters.push(miner.add(&record.message));
+        Ok(())
+    })?;
     miner.finish();
     let mut w = csv::Writer::from_path(output).map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let io = |e: csv::Error| fail(3, format!("{}: {e}", output.display()));
     w.write_record(["LineId", "Content", "EventId", "EventTemplate"]).map_err(io)?;
-    for (r, c) in records.iter().zip(&clusters) {
-        let (id, text) = miner.template_of(*c).map_or(("", ""), |t| (t.id.0.as_str(), t.text.as_str()));
-        w.write_record([r.line.to_string().as_str(), r.message.as_str(), id, text]).map_err(io)?;
+    let mut lines = 0usize;
+    for_each_line(input, |n, text, _| {
+        let (record, _) = parser.parse(n, text);
+        let c = clusters.get(lines).copied();
+        lines += 1;
+        let (id, template) =
+            c.and_then(|c| miner.template_of(c)).map_or(("", ""), |t| (t.id.0.as_str(), t.text.as_str()));
+        w.write_record([n.to_string().as_str(), record.message.as_str(), id, template]).map_err(io)
+    })?;
+    if lines != clusters.len() {
+        return Err(fail(
+            3,
+            format!("{} changed while it was read ({} then {lines} lines)", input.display(), clusters.len()),
+        ));
     }
     w.flush().map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let stats = miner.stats();
     let templates = miner.templates().len();
     if format == Format::Json {
         json(&serde_json::json!({
-            "ok": true, "lines": records.len(), "templates": templates, "stats": stats,
-            "decode": {"normalized": decoded.report.normalized, "warnings": decoded.report.warnings},
+            "ok": true, "lines": lines, "templates": templates, "stats": stats,
+            "lines_not_fitting_the_format": unfit, "lines_with_invalid_utf8": repaired,
         }))
     } else {
         eprintln!(
-            "{}: {} lines, {} templates ({} lines did not fit the header and were mined whole or repaired)",
-            output.display(),
-            records.len(),
-            templates,
-            decoded.report.normalized
+            "{}: {lines} lines, {templates} templates; {unfit} lines did not fit the format and were mined whole, \
+             {repaired} had invalid UTF-8 replaced",
+            output.display()
         );
         Ok(())
     }

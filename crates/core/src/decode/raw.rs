@@ -282,6 +282,60 @@ fn syslog_severity(pri: &str) -> Option<Severity> {
     })
 }
 
+/// Parses raw log lines one at a time, exactly as [`decode`] does for a whole buffer: for
+/// streaming very large files without holding them in memory.
+#[derive(Debug, Clone)]
+pub struct LineParser {
+    header: Option<HeaderFormat>,
+    source: Arc<str>,
+    options: SourceOptions,
+    no_labels: Arc<Labels>,
+}
+
+impl LineParser {
+    /// A parser for `source` (the name records carry) with a `log_format` of `auto` or a
+    /// loghub header template.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `log_format` is not a valid header template.
+    pub fn new(source: &str, log_format: &str) -> Result<Self> {
+        let mut options = SourceOptions::new();
+        options.insert("log_format".into(), log_format.into());
+        Self::with_options(source, &options)
+    }
+
+    fn with_options(source: &str, options: &SourceOptions) -> Result<Self> {
+        let format = opt_str(options, "log_format").unwrap_or("auto");
+        let header = if format == "auto" { None } else { Some(HeaderFormat::parse(format)?) };
+        Ok(Self { header, source: source.into(), options: options.clone(), no_labels: Arc::new(Labels::new()) })
+    }
+
+    /// The record of line `n` (1-based) with text `text` (no line end), and whether the line fit
+    /// the format; a line that does not fit is kept whole as the message.
+    #[must_use]
+    pub fn parse(&self, n: u64, text: &str) -> (LogRecord, bool) {
+        let parsed = match &self.header {
+            Some(h) => h.split(text).map(|f| record_from_fields(&f, &self.source, n)),
+            None => auto_record(text, &self.source, n, &self.options),
+        };
+        match parsed {
+            Some(r) => (r, true),
+            None => (
+                LogRecord {
+                    source: Arc::clone(&self.source),
+                    line: n,
+                    timestamp: None,
+                    service: None,
+                    level: None,
+                    labels: Arc::clone(&self.no_labels),
+                    message: text.to_string(),
+                },
+                false,
+            ),
+        }
+    }
+}
+
 /// Decodes raw lines.
 ///
 /// # Errors
@@ -293,41 +347,22 @@ pub fn decode(
     report: &mut DecodeReport,
 ) -> Result<Vec<LogRecord>> {
     let format = opt_str(options, "log_format").unwrap_or("auto");
-    let header = if format == "auto" {
-        None
-    } else {
-        Some(HeaderFormat::parse(format).map_err(|e| {
-            Error::decode(
-                source,
-                Location::Field { line: 0, field: "options.log_format".into() },
-                "a header template with <Content>",
-                e.to_string(),
-            )
-        })?)
-    };
+    let parser = LineParser::with_options(source, options).map_err(|e| {
+        Error::decode(
+            source,
+            Location::Field { line: 0, field: "options.log_format".into() },
+            "a header template with <Content>",
+            e.to_string(),
+        )
+    })?;
     let mut out = Vec::new();
     let mut unparsed = Vec::new();
-    let src: Arc<str> = source.into();
-    let no_labels = Arc::new(Labels::new());
     for (n, text) in text_lines(bytes, report) {
-        let parsed = match &header {
-            Some(h) => h.split(&text).map(|f| record_from_fields(&f, &src, n)),
-            None => auto_record(&text, &src, n, options),
-        };
-        out.push(parsed.unwrap_or_else(|| {
-            if !text.trim().is_empty() {
-                unparsed.push(n);
-            }
-            LogRecord {
-                source: Arc::clone(&src),
-                line: n,
-                timestamp: None,
-                service: None,
-                level: None,
-                labels: Arc::clone(&no_labels),
-                message: text.into_owned(),
-            }
-        }));
+        let (record, fits) = parser.parse(n, &text);
+        if !fits && !text.trim().is_empty() {
+            unparsed.push(n);
+        }
+        out.push(record);
     }
     if !unparsed.is_empty() {
         report.normalized += unparsed.len() as u64;
