@@ -6,7 +6,8 @@
 //! The rendering follows the template style of the corrected loghub labels (Khan et al., ICSE
 //! 2022): whitespace collapsed, digit runs, paths, booleans and the default user strings
 //! (`null`, `root`, `admin`) as variables, a part of a token joined to a variable by `_` or
-//! letters taken into it, and adjacent variables joined by `.`, `:`, `/`, `@` or `#` merged.
+//! letters taken into it, and variables joined by `.` or by nothing merged; other delimiters
+//! between variables are kept (`<*>:<*>:<*>`).
 //!
 //! Protected tokens (severity levels, HTTP methods) are never masked, and an HTTP status is
 //! kept as its class (`5xx`), so that `INFO` and `ERROR`, or a 200 and a 503, never merge.
@@ -450,7 +451,7 @@ fn mask_token(tok: &str, prev: Option<&str>, sh: Shape, out: &mut String) {
         // be variables
         if lower && (b.len() <= 5 || delim) && !is_protected(tok) {
             if delim {
-                mask_parts_into(tok, out);
+                mask_core_parts(tok, out.len(), out);
             } else if part_is_variable(b) {
                 out.push_str(WILDCARD);
             } else {
@@ -503,32 +504,25 @@ fn mask_token(tok: &str, prev: Option<&str>, sh: Shape, out: &mut String) {
     out.push_str(tail);
 }
 
-/// A word without digits: masks its parts (booleans, default user strings) into `out`.
-fn mask_parts_into(tok: &str, out: &mut String) {
-    let start = out.len();
-    mask_core_parts(tok, start, out);
-}
-
 /// Masks the parts of a token's core between delimiters into `out`; `start` is where the
 /// token begins in `out`.
 fn mask_core_parts(core: &str, start: usize, out: &mut String) {
     let cb = core.as_bytes();
     let mut i = 0;
     while i < cb.len() {
-        // a path after a delimiter (`chdir(/a/b)`) is one variable, up to a path delimiter
-        if cb.get(i) == Some(&b'/') && i > 0 && cb.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
-            let end = (i..cb.len()).find(|&k| cb.get(k).is_some_and(|&c| is_path_delim(c))).unwrap_or(cb.len());
-            push_wildcard(out, start);
-            if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
-                out.push_str(d);
-            }
-            i = end + 1;
-            continue;
-        }
+        // a path after a delimiter (`chdir(/a/b)`) is one variable, up to a path delimiter;
         // an IPv4 address (with its port) inside a token is one variable
-        if cb.get(i).is_some_and(u8::is_ascii_digit)
-            && let Some(end) = ipv4_at(cb, i)
+        let whole = if cb.get(i) == Some(&b'/')
+            && i > 0
+            && cb.get(i + 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
         {
+            Some((i..cb.len()).find(|&k| cb.get(k).is_some_and(|&c| is_path_delim(c))).unwrap_or(cb.len()))
+        } else if cb.get(i).is_some_and(u8::is_ascii_digit) {
+            ipv4_at(cb, i)
+        } else {
+            None
+        };
+        if let Some(end) = whole {
             push_wildcard(out, start);
             if let Some(d) = core.get(end..(end + 1).min(cb.len())) {
                 out.push_str(d);

@@ -497,15 +497,13 @@ impl TemplateMiner {
             parts
         };
         for (members, text) in parts {
-            {
-                let t = self.template_index(&text);
-                for m in members {
-                    if let Some(c) = self.clusters.get_mut(m as usize) {
-                        c.template = t;
-                        let n = c.count;
-                        if let Some(tt) = self.templates.get_mut(t as usize) {
-                            tt.count += n;
-                        }
+            let t = self.template_index(&text);
+            for m in members {
+                if let Some(c) = self.clusters.get_mut(m as usize) {
+                    c.template = t;
+                    let n = c.count;
+                    if let Some(tt) = self.templates.get_mut(t as usize) {
+                        tt.count += n;
                     }
                 }
             }
@@ -742,33 +740,35 @@ fn merge_by_signature(parts: Vec<(Vec<u32>, String)>) -> Vec<(Vec<u32>, String)>
         by_key.entry(key).or_default().push(i);
     }
     // groups in order of their first member, so the result does not depend on hashing
-    let mut ordered: Vec<(String, Vec<usize>)> = by_key.into_iter().collect();
-    ordered.sort_by_key(|(_, idx)| idx.first().copied());
-    let groups = ordered.into_iter().map(|(k, idx)| {
-        let sig: Vec<String> =
-            if k.starts_with('\u{0}') { Vec::new() } else { k.split('\u{1f}').map(str::to_string).collect() };
-        (sig, idx)
-    });
+    let mut groups: Vec<Vec<usize>> = by_key.into_values().collect();
+    groups.sort_by_key(|idx| idx.first().copied());
     let mut out = Vec::with_capacity(groups.len());
     let mut parts: Vec<Option<(Vec<u32>, String)>> = parts.into_iter().map(Some).collect();
-    for (sig, idx) in groups {
+    for idx in groups {
         let taken: Vec<(Vec<u32>, String)> =
             idx.iter().filter_map(|&i| parts.get_mut(i).and_then(Option::take)).collect();
         if taken.len() == 1 {
             out.extend(taken);
             continue;
         }
+        // every member shares the signature; one of fewer than two words did not group
+        let sig: Vec<String> = taken
+            .first()
+            .map(|(_, t)| signature(t))
+            .filter(|s| s.len() >= 2)
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         // gaps between consecutive signature words, per template
         let gaps: Vec<Vec<String>> = taken
             .iter()
             .map(|(_, text)| {
                 let mut g = vec![String::new()];
                 let mut k = 0;
-                let mut prev_var = false;
                 for t in text.split(' ') {
-                    let is_sig = sig.get(k).is_some_and(|s| s == t)
-                        && !t.contains(WILDCARD)
-                        && !(prev_var && signature(t).is_empty());
+                    // signature words hold no variable, so equality is the whole test
+                    let is_sig = sig.get(k).is_some_and(|s| s == t);
                     if is_sig {
                         k += 1;
                         g.push(String::new());
@@ -778,7 +778,6 @@ fn merge_by_signature(parts: Vec<(Vec<u32>, String)>) -> Vec<(Vec<u32>, String)>
                         }
                         last.push_str(t);
                     }
-                    prev_var = t.contains(WILDCARD);
                 }
                 g
             })
