@@ -206,6 +206,11 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
         let expected = (tally.baseline as f64 + 0.5) * scale;
         let ln_p = poisson_tail_ln(tally.window, expected);
         let p = ln_p.exp();
+        let new = tally.baseline == 0 && !error;
+        let poisson_surge = p <= config.max_p && tally.window as f64 >= config.min_ratio * expected;
+        if !(new || poisson_surge) {
+            return;
+        }
         // the template's count series through the streaming detector: a surge must also be rare
         // against the template's own history when there is enough of it
         let ts: Vec<i64> = (0..tally.bins.len() as i64).map(|b| baseline.start.as_millis() + b * bin_ms).collect();
@@ -219,8 +224,7 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
             .and_then(|k| ts.get(window_bin + k))
             .map(|&t| Timestamp::from_millis(t));
         let detector_ok = window_bin < config.detector_min_bins || detector_score >= config.detector_threshold;
-        let new = tally.baseline == 0 && !error;
-        let surge = p <= config.max_p && tally.window as f64 >= config.min_ratio * expected && detector_ok;
+        let surge = poisson_surge && detector_ok;
         if !(new || surge) {
             return;
         }
