@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use faultlens::core::{Bundle, IncidentData};
-use faultlens::detect::logs::{LogSignal, SignalConfig, SignalKind, log_signals, signal_window};
+use faultlens::detect::logs::{LogSignal, SignalConfig, log_signals, signal_window};
 use faultlens::detect::metrics;
 use faultlens::sim::{Scenario, SimConfig, generate};
 use serde::Serialize;
@@ -174,11 +174,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         println!("  none");
     }
     for s in &summary.log_signals {
-        let kind = match s.kind {
-            SignalKind::NewTemplate => "new",
-            SignalKind::RateSurge => "surge",
-            SignalKind::ErrorSurge => "errors",
-        };
+        let kind = crate::logs_cmd::kind_label(s.kind);
         println!(
             "  {kind:<6} {:<14} {:>5} -> {:<5} {}",
             s.service.as_deref().unwrap_or("-"),

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use faultlens::core::Bundle;
+use faultlens::core::decode::line_text;
 use faultlens::core::decode::raw::LineParser;
 use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals, signal_window};
 
@@ -77,11 +78,7 @@ fn patterns(dir: &Path, top: usize, lead: u32, format: Format) -> Result<(), Fai
         }
     }
     for s in out.signals.iter().take(top) {
-        let kind = match s.kind {
-            SignalKind::NewTemplate => "new",
-            SignalKind::RateSurge => "surge",
-            SignalKind::ErrorSurge => "errors",
-        };
+        let kind = kind_label(s.kind);
         println!(
             "  {kind:<6} {:<14} {:>6} -> {:<6} p=1e-{:<6.1} {}",
             s.service.as_deref().unwrap_or("-"),
@@ -103,6 +100,15 @@ fn patterns(dir: &Path, top: usize, lead: u32, format: Format) -> Result<(), Fai
     Ok(())
 }
 
+/// The short word a signal kind is printed as.
+pub(crate) fn kind_label(kind: SignalKind) -> &'static str {
+    match kind {
+        SignalKind::NewTemplate => "new",
+        SignalKind::RateSurge => "surge",
+        SignalKind::ErrorSurge => "errors",
+    }
+}
+
 fn e_source(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
@@ -122,9 +128,7 @@ fn for_each_line(path: &Path, mut f: impl FnMut(u64, &str, bool) -> Result<(), F
             return Ok(());
         }
         n += 1;
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = String::from_utf8_lossy(line);
+        let text = line_text(buf.strip_suffix(b"\n").unwrap_or(&buf));
         f(n, &text, matches!(text, std::borrow::Cow::Owned(_)))?;
     }
 }

@@ -195,6 +195,13 @@ pub(crate) fn parse_json_at<'de, T: Deserialize<'de>>(
     })
 }
 
+/// The text of one line (without its LF): a trailing CR dropped, invalid UTF-8 replaced with
+/// U+FFFD (the result is `Cow::Owned` exactly when something was replaced or copied).
+#[must_use]
+pub fn line_text(line: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
 /// Splits text into lines (LF or CRLF), decoding each as UTF-8 with replacement; yields
 /// `(1-based line number, text)`. Invalid UTF-8 is counted in `report.normalized`.
 pub(crate) fn text_lines<'a>(
@@ -206,8 +213,7 @@ pub(crate) fn text_lines<'a>(
     let empty = bytes.is_empty();
     body.split(|&b| b == b'\n').filter(move |_| !empty).map(move |line| {
         n += 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let text = String::from_utf8_lossy(line);
+        let text = line_text(line);
         if matches!(text, std::borrow::Cow::Owned(_)) {
             report.normalized += 1;
             report.warn(&Location::Line { line: n }, "invalid UTF-8 replaced with U+FFFD");
