@@ -64,7 +64,7 @@ pub(crate) fn run(action: BundleAction, format: Format) -> Result<(), Failure> {
             b.seal()?;
             match format {
                 Format::Json => json(&serde_json::json!({"ok": true, "sealed": b.manifest().sources.len()})),
-                Format::Text => {
+                Format::Text | Format::Markdown => {
                     println!("sealed {} sources in {}", b.manifest().sources.len(), b.manifest_path().display());
                     Ok(())
                 }
@@ -83,7 +83,7 @@ fn validate(dir: PathBuf, format: Format) -> Result<(), Failure> {
         Format::Json => json(
             &serde_json::json!({"ok": true, "bundle": dir, "incident": data.incident.id, "unsealed": unsealed, "sources": lines}),
         ),
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             println!("{}: valid faultlens.bundle/v1, incident {}", dir.display(), data.incident.id);
             for l in &lines {
                 let extra = if l.skipped + l.normalized > 0 {

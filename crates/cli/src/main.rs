@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the command ran and found a problem (an invalid bundle, an
 //! integrity mismatch); 2 usage error; 3 the command could not run (I/O, decoding).
 
+mod analyze_cmd;
 mod bundle_cmd;
 mod demo;
 mod detect_cmd;
@@ -23,6 +24,8 @@ pub(crate) enum Format {
     Text,
     /// JSON, for machines.
     Json,
+    /// Markdown (`analyze`; other commands print text).
+    Markdown,
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 a problem was found (invalid bundle, integrity mismatch); \
@@ -55,6 +58,9 @@ enum Command {
         #[command(subcommand)]
         action: logs_cmd::LogsAction,
     },
+    /// Analyse an incident bundle: ranked root-cause hypotheses with evidence, counter-evidence,
+    /// what was ruled out, next checks and runbook citations (`--format json|markdown`).
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
     /// Run the analysis on the bundled demo incident and print a readable summary.
@@ -100,6 +106,7 @@ fn main() -> ExitCode {
         Command::Bundle { action } => bundle_cmd::run(action, cli.format),
         Command::Detect { action } => detect_cmd::run(action, cli.format),
         Command::Logs { action } => logs_cmd::run(action, cli.format),
+        Command::Analyze(args) => analyze_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -78,7 +78,7 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
         bar.finish_and_clear();
         return match format {
             Format::Json => json(&serde_json::json!({"ok": true, "out": out, "count": entries.len()})),
-            Format::Text => {
+            Format::Text | Format::Markdown => {
                 println!("wrote {} bundles and suite.json to {}", entries.len(), out.display());
                 Ok(())
             }
@@ -102,7 +102,7 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
         Format::Json => {
             json(&serde_json::json!({"ok": true, "out": out, "incident": b.incident().id, "truth": inc.truth}))
         }
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             println!(
                 "wrote {} ({}, {} files) to {}",
                 b.incident().id,

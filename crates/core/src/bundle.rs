@@ -345,6 +345,9 @@ pub struct IncidentData {
     pub logs: Vec<LogRecord>,
     /// Change events, sorted by time then id.
     pub changes: Vec<ChangeEvent>,
+    /// For each entry of `changes`, the index of its source in `sources`.
+    #[serde(default)]
+    pub change_source: Vec<usize>,
     /// The service graph (all topology sources merged, plus edges inferred from mesh metrics).
     pub topology: Topology,
     /// Alerts.
@@ -362,6 +365,12 @@ impl IncidentData {
     #[must_use]
     pub fn series_source(&self, series_index: usize) -> Option<&SourceSummary> {
         self.series_source.get(series_index).and_then(|&i| self.sources.get(i))
+    }
+
+    /// The source a change event came from.
+    #[must_use]
+    pub fn change_source(&self, change_index: usize) -> Option<&SourceSummary> {
+        self.change_source.get(change_index).and_then(|&i| self.sources.get(i))
     }
 }
 
@@ -477,7 +486,9 @@ impl Bundle {
                 .map(|s| s + "\n")
                 .map_err(|e| Error::invalid("manifest", e.to_string()))
         } else {
-            serde_yaml_ng::to_string(&self.manifest).map_err(|e| Error::invalid("manifest", e.to_string()))
+            serde_yaml_ng::to_string(&self.manifest)
+                .map(|t| quote_yaml11_timestamps(&t))
+                .map_err(|e| Error::invalid("manifest", e.to_string()))
         }
     }
 
@@ -540,6 +551,7 @@ impl Bundle {
             series_source: Vec::new(),
             logs: Vec::new(),
             changes: Vec::new(),
+            change_source: Vec::new(),
             topology: Topology::new(),
             alerts: Vec::new(),
             knowledge: Vec::new(),
@@ -568,7 +580,10 @@ impl Bundle {
                         data.series.extend(s);
                     }
                     Records::Logs(l) => data.logs.extend(l),
-                    Records::Changes(c) => data.changes.extend(c),
+                    Records::Changes(c) => {
+                        data.change_source.extend(std::iter::repeat_n(si, c.len()));
+                        data.changes.extend(c);
+                    }
                     Records::Topology(t) => data.topology.merge(&t),
                     Records::Alerts(a) => data.alerts.extend(a),
                     Records::Knowledge(k) => data.knowledge.extend(k),
@@ -578,7 +593,10 @@ impl Bundle {
             let sha256 = file_hash.unwrap_or_else(|| dir_hash.finish());
             data.sources.push(SourceSummary { path: spec.path.clone(), format: spec.format, sha256, report });
         }
-        data.changes.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        let mut changes: Vec<(ChangeEvent, usize)> =
+            std::mem::take(&mut data.changes).into_iter().zip(std::mem::take(&mut data.change_source)).collect();
+        changes.sort_by(|(a, _), (b, _)| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+        (data.changes, data.change_source) = changes.into_iter().unzip();
         data.topology.merge(&Topology::infer_from_mesh(&data.series));
         Ok(data)
     }
@@ -748,5 +766,54 @@ fn parse_manifest(path: &Path, text: &str) -> Result<Manifest> {
     } else {
         let de = serde_yaml_ng::Deserializer::from_str(text);
         serde_path_to_error::deserialize(de).map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
+    }
+}
+
+/// Quotes plain scalars that a YAML 1.1 reader (PyYAML, Ruby's Psych) would read as timestamps
+/// rather than strings, so `detected_at: 2026-11-16T09:50:00Z` stays an RFC 3339 string for
+/// every reader of the manifest (serde_yaml_ng writes YAML 1.2, where it is a string already).
+fn quote_yaml11_timestamps(text: &str) -> String {
+    let looks_like_time = |v: &str| {
+        let b = v.as_bytes();
+        b.len() >= 10
+            && b.iter().take(4).all(u8::is_ascii_digit)
+            && b.get(4) == Some(&b'-')
+            && b.get(7) == Some(&b'-')
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+'))
+    };
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        let value_at = line.find(": ").map(|i| i + 2).or_else(|| {
+            let indent = line.len() - line.trim_start().len();
+            line.trim_start().starts_with("- ").then_some(indent + 2)
+        });
+        match value_at.and_then(|i| Some((line.get(..i)?, line.get(i..)?))) {
+            Some((key, v)) if looks_like_time(v) => {
+                out.push_str(key);
+                out.push('\'');
+                out.push_str(v);
+                out.push('\'');
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod yaml11_tests {
+    use super::quote_yaml11_timestamps;
+
+    #[test]
+    fn timestamps_are_quoted_and_nothing_else_changes() {
+        let t = "incident:\n  id: x\n  detected_at: 2026-11-16T09:50:00Z\n  window:\n    start: 2026-11-16T07:50:00.5Z\nservices:\n- 2026-01-01\n- web\n";
+        let q = quote_yaml11_timestamps(t);
+        assert_eq!(
+            q,
+            "incident:\n  id: x\n  detected_at: '2026-11-16T09:50:00Z'\n  window:\n    start: '2026-11-16T07:50:00.5Z'\nservices:\n- '2026-01-01'\n- web\n"
+        );
+        let back: serde_yaml_ng::Value = serde_yaml_ng::from_str(&q).unwrap();
+        assert_eq!(back["incident"]["detected_at"].as_str(), Some("2026-11-16T09:50:00Z"));
     }
 }

@@ -137,6 +137,12 @@ impl From<EvidenceList> for Vec<Evidence> {
 pub struct Confidence(f64);
 
 impl Confidence {
+    /// `v` clamped to `[0, 1]`; NaN becomes 0 (no confidence), never a silent 1.
+    #[must_use]
+    pub fn saturating(v: f64) -> Self {
+        if v.is_nan() { Self(0.0) } else { Self(v.clamp(0.0, 1.0)) }
+    }
+
     /// The value.
     #[must_use]
     pub fn get(self) -> f64 {
@@ -246,6 +252,28 @@ pub struct Hypothesis {
     /// Checks that would confirm it.
     #[serde(default)]
     pub next_checks: Vec<String>,
+    /// Knowledge sections (runbooks, postmortems, ADRs) that match it, best first.
+    #[serde(default)]
+    pub citations: Vec<Citation>,
+}
+
+/// A knowledge section cited by a hypothesis: which file, which heading, which lines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Citation {
+    /// Bundle-relative path of the document.
+    pub path: String,
+    /// Heading path of the section, outermost first.
+    pub headings: Vec<String>,
+    /// First line of the section (1-based).
+    pub line_start: u64,
+    /// Last line of the section (1-based, inclusive).
+    pub line_end: u64,
+    /// SHA-256 of the section's text.
+    pub sha256: ContentHash,
+    /// Retrieval score in `[0, 1]` (lexical and vector scores fused).
+    pub score: f64,
+    /// The query terms the section matched.
+    pub matched_terms: Vec<String>,
 }
 
 impl Hypothesis {
@@ -267,6 +295,7 @@ impl Hypothesis {
             counter_evidence: Vec::new(),
             ruled_out: Vec::new(),
             next_checks: Vec::new(),
+            citations: Vec::new(),
         }
     }
 }

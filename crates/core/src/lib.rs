@@ -24,7 +24,7 @@ pub use bundle::{
 pub use change::{ChangeEvent, ChangeKind};
 pub use decode::{DecodeReport, Decoded, Records, decode_bytes};
 pub use error::{Error, ErrorKind, Location, Result};
-pub use evidence::{Confidence, Evidence, EvidenceList, Finding, Hypothesis, HypothesisKind, RuledOut};
+pub use evidence::{Citation, Confidence, Evidence, EvidenceList, Finding, Hypothesis, HypothesisKind, RuledOut};
 pub use hash::{ContentHash, ContentHasher};
 pub use knowledge::{KnowledgeDoc, PolicyFile, Section};
 pub use labels::Labels;

@@ -1,0 +1,59 @@
+//! `faultlens analyze BUNDLE`: the whole pipeline on one bundle, as a report.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use faultlens::core::Bundle;
+use faultlens::correlate::{AnalyzeConfig, Report, analyze};
+
+use crate::{Failure, Format};
+
+/// Arguments of `faultlens analyze`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// The bundle directory (or its manifest).
+    bundle: PathBuf,
+    /// Leave the change events out (metrics, logs and topology only).
+    #[arg(long)]
+    no_changes: bool,
+    /// Leave the logs out.
+    #[arg(long)]
+    no_logs: bool,
+    /// Write the report here instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+impl From<faultlens::correlate::Error> for Failure {
+    fn from(e: faultlens::correlate::Error) -> Self {
+        match e {
+            faultlens::correlate::Error::Config { .. } => Self { code: 2, message: e.to_string() },
+            faultlens::correlate::Error::Core(c) => c.into(),
+            other => Self { code: 3, message: other.to_string() },
+        }
+    }
+}
+
+/// Loads, verifies, decodes and analyses a bundle.
+pub(crate) fn report_of(bundle: &std::path::Path, config: &AnalyzeConfig) -> Result<Report, Failure> {
+    let data = Bundle::load(bundle)?.decode()?;
+    Ok(analyze(&data, config)?)
+}
+
+pub(crate) fn run(a: AnalyzeArgs, format: Format) -> Result<(), Failure> {
+    let config = AnalyzeConfig::default().with_use_changes(!a.no_changes).with_use_logs(!a.no_logs);
+    let report = report_of(&a.bundle, &config)?;
+    let text = match format {
+        Format::Json => report.to_json()?,
+        Format::Text | Format::Markdown => report.to_markdown(),
+    };
+    match a.output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| Failure { code: 3, message: format!("{}: {e}", path.display()) })
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
