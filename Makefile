@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/faultlens
 SHARED ?= ../shared
 
-.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval schema demo-bundles clean
+.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca schema demo-bundles clean
 
 ## Run the analysis on the bundled demo incident (no external services).
 demo:
@@ -70,6 +70,21 @@ eval:
 	NAB_MODE=batch scripts/nab-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
 	@echo "== loghub-2k dev: template mining (GA against the original labels, PA against the corrected ones)"
 	scripts/loghub-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
+	$(MAKE) eval-rca
+
+## Root-cause accuracy: every rca-dev set, petshop without changes, and a simulated suite of 200
+## incidents (seed 2, generated into a temporary directory), with calibration tables.
+eval-rca:
+	$(CARGO) build --release -q -p faultlens-cli
+	@echo "== rca-dev sockshop1"
+	scripts/rca-eval.sh $(SHARED)/data/rca-dev/sockshop1 $(CARGO_TARGET_DIR)/release/faultlens
+	@echo "== rca-dev petshop"
+	scripts/rca-eval.sh $(SHARED)/data/rca-dev/petshop $(CARGO_TARGET_DIR)/release/faultlens
+	@echo "== rca-dev petshop, changes left out (metrics and topology only)"
+	scripts/rca-eval.sh $(SHARED)/data/rca-dev/petshop $(CARGO_TARGET_DIR)/release/faultlens -- --no-changes
+	@echo "== simulated suite: 200 incidents, seed 2, every fault kind"
+	d=$$(mktemp -d) && $(CARGO_TARGET_DIR)/release/faultlens sim suite --count 200 --seed 2 --out $$d/suite >/dev/null \
+	  && RCA_SCORE_ARGS="--by fault" SHARED=$(SHARED) scripts/rca-eval.sh $$d/suite $(CARGO_TARGET_DIR)/release/faultlens; rm -rf $$d
 
 ## Regenerate the committed JSON Schema of the manifest.
 schema:

@@ -20,5 +20,5 @@ find "$DIR" -name 'bundle.json' -o -name 'bundle.yaml' | sort | while read -r m;
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
   wait
 done
-python3 "$SHARED/eval/rca_score.py" "$DIR" "$OUT" --quiet --json "$OUT/score.json" ${RCA_SCORE_ARGS:-}
+python3 "$SHARED/eval/rca_score.py" "$DIR" "$OUT" --json "$OUT/score.json" ${RCA_SCORE_ARGS:---quiet}
 python3 scripts/rca-calibration.py "$OUT/score.json" "$OUT"

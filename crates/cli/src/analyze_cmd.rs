@@ -19,6 +19,9 @@ pub(crate) struct AnalyzeArgs {
     /// Leave the logs out.
     #[arg(long)]
     no_logs: bool,
+    /// Analysis settings as JSON (`AnalyzeConfig`; missing fields keep their defaults).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Write the report here instead of standard output.
     #[arg(long, short)]
     output: Option<PathBuf>,
@@ -41,7 +44,17 @@ pub(crate) fn report_of(bundle: &std::path::Path, config: &AnalyzeConfig) -> Res
 }
 
 pub(crate) fn run(a: AnalyzeArgs, format: Format) -> Result<(), Failure> {
-    let config = AnalyzeConfig::default().with_use_changes(!a.no_changes).with_use_logs(!a.no_logs);
+    let base = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure { code: 3, message: format!("{}: {e}", p.display()) })?;
+            serde_json::from_str::<AnalyzeConfig>(&text)
+                .map_err(|e| Failure { code: 2, message: format!("{}: {e}", p.display()) })?
+        }
+        None => AnalyzeConfig::default(),
+    };
+    let config =
+        base.clone().with_use_changes(base.use_changes && !a.no_changes).with_use_logs(base.use_logs && !a.no_logs);
     let report = report_of(&a.bundle, &config)?;
     let text = match format {
         Format::Json => report.to_json()?,

@@ -4,7 +4,8 @@
 //! incident, its alert, the changes around it, the anomalies the streaming detector finds in
 //! the incident window (by service, in order of onset), the log anomaly signals (new templates,
 //! rate and error surges) and the alerting service's blast radius.
-//! Root-cause ranking is reported as not yet available until faultlens-correlate provides it.
+//! Then the ranked root-cause hypotheses of `faultlens analyze`, with their strongest evidence,
+//! counter-evidence, what they rule out, the next check and the runbook sections they cite.
 
 use std::path::{Path, PathBuf};
 
@@ -103,7 +104,9 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         anomalies: anomalies(&data),
         log_signals: log_signals_of(&data)?,
         blast_radius: alerting.as_deref().map(|s| data.topology.dependencies(s, 8)).unwrap_or_default(),
-        hypotheses: None,
+        hypotheses: Some(
+            faultlens::correlate::analyze(&data, &faultlens::correlate::AnalyzeConfig::default())?.hypotheses,
+        ),
     };
     if dir == scratch {
         let _ = std::fs::remove_dir_all(&scratch);
@@ -196,7 +199,30 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         println!("DEPENDENCIES OF {a}: {}", deps.join(", "));
         println!();
     }
-    println!("RANKED HYPOTHESES");
-    println!("  not available yet: root-cause ranking comes with faultlens-correlate (see the issues).");
+    println!("RANKED HYPOTHESES (faultlens analyze; confidence calibrated on simulated incidents)");
+    let hypotheses = summary.hypotheses.as_deref().unwrap_or_default();
+    if hypotheses.is_empty() {
+        println!("  none: nothing departs from its baseline enough to cite");
+    }
+    for h in hypotheses.iter().take(3) {
+        println!("  {}. [{:.2}] {}", h.rank, h.confidence.get(), h.summary);
+        for e in h.evidence.as_slice().iter().take(3) {
+            println!("       evidence {} {}: {}", e.source, e.query, e.detail);
+        }
+        for e in h.counter_evidence.iter().take(1) {
+            println!("       against  {} {}: {}", e.source, e.query, e.detail);
+        }
+        for r in h.ruled_out.iter().take(3) {
+            println!("       ruled out {}: {}", r.subject, r.reason);
+        }
+        if let Some(c) = h.next_checks.first() {
+            println!("       next: {c}");
+        }
+        for c in &h.citations {
+            println!("       see {} \u{a7} {} (lines {}-{})", c.path, c.headings.join(" > "), c.line_start, c.line_end);
+        }
+    }
+    println!();
+    println!("Full report: faultlens analyze {} --format markdown (or json)", dir.display());
     Ok(())
 }

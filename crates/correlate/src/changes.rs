@@ -1,10 +1,12 @@
 //! Change correlation: is a change a plausible cause of the anomaly it precedes?
 //!
 //! A change is scored on three things:
-//! - **timing**: it must come before its service's anomaly began (within a tolerance of two
+//! - **timing**: it must come before its service's main anomaly (that of its strongest series)
+//!   began (within a tolerance of two
 //!   samples, as sampling blurs the onset); a change within five minutes of the onset scores
-//!   1, older ones fade as `horizon / (horizon + lag - 5 min)`, and one after the onset or after
-//!   detection is ruled out;
+//!   1, older ones fade as `1 / (1 + ((lag - 5 min) / horizon)^2)` (one horizon past the first
+//!   five minutes weighs half, three weigh a tenth), and one after the onset or after detection
+//!   is ruled out;
 //! - **location**: its service is anomalous and not explained by a dependency, or the change came
 //!   promptly (timing at least 0.9), in which case it explains the anomaly better than the
 //!   dependency (1); anomalous but explained (0.5); not anomalous but a dependency of anomalous
@@ -107,7 +109,7 @@ pub(crate) fn score_changes(
         }
         let svc = find(&c.service);
         let mut reasons = Vec::new();
-        let onset = svc.and_then(|s| s.onset).or(incident_onset);
+        let onset = svc.and_then(|s| s.main_onset).or(incident_onset);
         let lag = onset.map(|o| o.as_millis() - c.at.as_millis());
         let timing = if c.at > det {
             reasons.push(format!("it came after detection ({det})"));
@@ -123,7 +125,8 @@ pub(crate) fn score_changes(
                 }
                 Some(l) => {
                     let h = config.change_horizon_ms as f64;
-                    let f = h / (h + (l as f64 - FULL_WEIGHT_MS).max(0.0));
+                    let x = (l as f64 - FULL_WEIGHT_MS).max(0.0) / h;
+                    let f = 1.0 / (1.0 + x * x);
                     reasons.push(format!("it came {} before the anomaly began", crate::minutes(l.max(0))));
                     f
                 }

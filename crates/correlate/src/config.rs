@@ -27,7 +27,8 @@ pub struct AnalyzeConfig {
     /// Share of an anomalous dependency's strength at which it explains a caller's errors or
     /// latency (or a caller's traffic explains a callee's).
     pub explain_ratio: f64,
-    /// Weight of a plausible change on a service, added to its root score.
+    /// Weight of a plausible change on a service, added to its root score (a prompt change on
+    /// an anomalous service adds the whole weight).
     pub change_weight: f64,
     /// How fast a change's weight fades with its lead over the onset, in milliseconds: a change
     /// this long past the first five minutes weighs half.
@@ -36,8 +37,9 @@ pub struct AnalyzeConfig {
     pub use_changes: bool,
     /// Use log signals.
     pub use_logs: bool,
-    /// Softmax temperature that turns root scores into calibrated confidences (fitted on a
-    /// simulated suite; see the README's calibration section).
+    /// Softmax temperature that turns final scores into confidences. 0.25 was fitted on a
+    /// simulated suite (`faultlens sim suite --seed 1`) for the lowest calibration error and
+    /// checked on the dev sets; see the README's calibration table.
     pub temperature: f64,
     /// Hypotheses reported.
     pub max_hypotheses: usize,
@@ -56,11 +58,11 @@ impl Default for AnalyzeConfig {
             min_z: 3.0,
             degenerate_cap: 10.0,
             explain_ratio: 0.8,
-            change_weight: 1.5,
+            change_weight: 3.0,
             change_horizon_ms: 10 * 60_000,
             use_changes: true,
             use_logs: true,
-            temperature: 0.5,
+            temperature: 0.25,
             max_hypotheses: 5,
             citations_per_hypothesis: 2,
             min_citation_score: 0.35,

@@ -91,10 +91,11 @@ pub fn analyze(data: &IncidentData, config: &AnalyzeConfig) -> Result<Report, Er
     if data.topology.services().next().is_none() {
         notes.push("no topology: anomalies cannot be traced along calls".to_string());
     }
-    let mut services = rank::score_services(data, &shifts, &logs, config);
+    // onsets closer than two samples cannot be ordered
+    let tolerance_ms = 2 * typical_step_ms(data).max(30_000);
+    let mut services = rank::score_services(data, &shifts, &logs, tolerance_ms, config);
     services.sort_by(|a, b| b.root.total_cmp(&a.root).then_with(|| a.service.cmp(&b.service)));
     let incident_onset = services.iter().find(|s| s.anomalous).and_then(|s| s.onset);
-    let tolerance_ms = 2 * typical_step_ms(data).max(30_000);
     let changes = if config.use_changes {
         changes::score_changes(data, &services, incident_onset, tolerance_ms, config)
     } else {

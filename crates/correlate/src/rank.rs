@@ -5,7 +5,8 @@
 //! signals). An anomaly is *explained* when it can be the echo of another service's:
 //! errors and latency travel from a callee to its callers, traffic from a caller to its callees
 //! (and with it CPU and memory). A service whose anomaly is explained by an at least
-//! [`AnalyzeConfig::explain_ratio`] as strong, no later anomaly elsewhere keeps half its
+//! [`AnalyzeConfig::explain_ratio`] as strong anomaly elsewhere that began no later (within two
+//! samples) keeps half its
 //! strength as a root score. A plausible change on a service adds
 //! [`AnalyzeConfig::change_weight`] times its score. Confidences are a softmax of the final
 //! scores at [`AnalyzeConfig::temperature`].
@@ -37,6 +38,8 @@ pub struct ServiceScore {
     pub anomalous: bool,
     /// Earliest onset among its strong series.
     pub onset: Option<Timestamp>,
+    /// Onset of its strongest series: the anomaly a change must precede to explain it.
+    pub main_onset: Option<Timestamp>,
     /// When its strongest series came back, if it did.
     pub ended: Option<Timestamp>,
     /// The service whose anomaly explains this one's, if any.
@@ -60,6 +63,7 @@ pub(crate) fn score_services(
     data: &IncidentData,
     shifts: &[SeriesShift],
     logs: &[LogSignal],
+    tolerance_ms: i64,
     config: &AnalyzeConfig,
 ) -> Vec<ServiceScore> {
     let min_strength = config.min_z.ln_1p();
@@ -103,6 +107,7 @@ pub(crate) fn score_services(
                 kind: top.map_or(MetricKind::Other, |s| s.kind),
                 anomalous: metric >= min_strength || log_strength >= 0.5,
                 onset,
+                main_onset: top.and_then(|s| s.onset),
                 ended: top.and_then(|s| s.ended),
                 explained_by: None,
                 log_strength,
@@ -113,7 +118,7 @@ pub(crate) fn score_services(
             }
         })
         .collect();
-    explain(data, &mut out, config);
+    explain(data, &mut out, tolerance_ms, config);
     out
 }
 
@@ -123,9 +128,8 @@ pub(crate) fn score_services(
 /// resources), then failure (an anomalous dependency explains a caller's errors and latency,
 /// unless that dependency is itself only suffering load; resource anomalies are the service's
 /// own).
-fn explain(data: &IncidentData, services: &mut [ServiceScore], config: &AnalyzeConfig) {
+fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64, config: &AnalyzeConfig) {
     let min_strength = config.min_z.ln_1p();
-    let tolerance_ms = 2 * 60_000;
     let by_name: BTreeMap<String, usize> = services.iter().enumerate().map(|(i, s)| (s.service.clone(), i)).collect();
     let not_later = |o: &ServiceScore, s: &ServiceScore| match (o.onset, s.onset) {
         (Some(a), Some(b)) => a.as_millis() <= b.as_millis() + tolerance_ms,
@@ -186,7 +190,31 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], config: &AnalyzeC
             s.root = 0.5 * s.anomaly;
         }
     }
+    // a surge enters where the alert fired: among entry points whose traffic rose with no
+    // anomalous caller, the alerting one is preferred
+    let alerting = &data.incident.services;
+    let callers_calm = |s: &ServiceScore| {
+        data.topology
+            .blast_radius(&s.service, 1)
+            .iter()
+            .all(|r| by_name.get(&r.service).and_then(|&j| services.get(j)).is_none_or(|o| !o.anomalous))
+    };
+    let entries: Vec<usize> = (0..services.len())
+        .filter(|&i| {
+            services.get(i).is_some_and(|s| {
+                s.anomalous && s.explained_by.is_none() && s.kind == MetricKind::Traffic && callers_calm(s)
+            })
+        })
+        .collect();
+    for i in entries {
+        if let Some(s) = services.get_mut(i).filter(|s| alerting.contains(&s.service)) {
+            s.root += ENTRY_BONUS;
+        }
+    }
 }
+
+/// Added to the root score of an alerting entry point whose traffic surged.
+const ENTRY_BONUS: f64 = 0.6;
 
 /// Adds each service's best change score and sorts by the result.
 pub(crate) fn apply_changes(services: &mut Vec<ServiceScore>, changes: &[ScoredChange], config: &AnalyzeConfig) {
@@ -199,6 +227,7 @@ pub(crate) fn apply_changes(services: &mut Vec<ServiceScore>, changes: &[ScoredC
                 kind: MetricKind::Other,
                 anomalous: false,
                 onset: None,
+                main_onset: None,
                 ended: None,
                 explained_by: None,
                 log_strength: 0.0,
