@@ -254,3 +254,29 @@ fn logs_patterns_cite_their_lines() {
     assert!(npe["examples"][0]["line"].as_u64().unwrap() >= 1);
     assert_eq!(out, ok(&["--format", "json", "logs", "patterns", b.to_str().unwrap(), "--top", "50"]));
 }
+
+#[test]
+fn analyze_reports_json_and_markdown() {
+    let bundle = repo().join("examples/bundles/innocent-latest-change");
+    let b = bundle.to_str().unwrap();
+    let json = ok(&["analyze", b, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["format"], "faultlens.report/v1");
+    let top = &report["hypotheses"][0];
+    assert_eq!(top["rank"], 1);
+    assert_eq!(top["kind"], "change");
+    assert!(!top["evidence"].as_array().unwrap().is_empty());
+    // byte-identical across runs
+    assert_eq!(json, ok(&["analyze", b, "--format", "json"]));
+    let md = ok(&["analyze", b, "--format", "markdown"]);
+    assert!(md.starts_with("# Incident ") && md.contains("## Hypotheses") && md.contains("Ruled out:"));
+    let no_changes = ok(&["analyze", b, "--format", "json", "--no-changes"]);
+    assert!(!no_changes.contains("\"kind\": \"change\""));
+    // a directory that is no bundle is a problem found (as for `bundle validate`); a bad setting
+    // is a usage error
+    assert_eq!(faultlens(&["analyze", "/nonexistent"]).status.code(), Some(1));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.json");
+    std::fs::write(&cfg, r#"{"temperature": -1}"#).unwrap();
+    assert_eq!(faultlens(&["analyze", b, "--config", cfg.to_str().unwrap()]).status.code(), Some(2));
+}
