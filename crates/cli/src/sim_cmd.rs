@@ -24,7 +24,7 @@ pub(crate) struct SimArgs {
     /// Output directory (created).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Number of services (5 to 50).
+    /// Number of services (5 to 500).
     #[arg(long, default_value_t = 8)]
     services: usize,
     /// Pods per service.

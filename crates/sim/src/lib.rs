@@ -111,7 +111,7 @@ pub struct SimConfig {
     pub seed: u64,
     /// The fault.
     pub scenario: Scenario,
-    /// Number of services, 5 to 50.
+    /// Number of services, 5 to 500.
     pub services: usize,
     /// Pods per service, 1 to 10.
     pub pods_per_service: usize,
@@ -181,8 +181,8 @@ impl SimConfig {
 
     fn validate(&self) -> Result<()> {
         let bad = |field, message: String| Err(Error::InvalidConfig { field, message });
-        if !(5..=50).contains(&self.services) {
-            return bad("services", format!("{} is not in 5..=50", self.services));
+        if !(5..=500).contains(&self.services) {
+            return bad("services", format!("{} is not in 5..=500", self.services));
         }
         if !(1..=10).contains(&self.pods_per_service) {
             return bad("pods_per_service", format!("{} is not in 1..=10", self.pods_per_service));
