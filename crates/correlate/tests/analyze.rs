@@ -183,7 +183,7 @@ proptest! {
         for (i, &(base, jump, at)) in levels.iter().enumerate() {
             let svc = names[i % names.len()];
             all.push(series("http_errors_ratio", svc, move |m| {
-                if nan_every > 0 && (m as usize) % (nan_every + 3) == 0 { return f64::NAN; }
+                if nan_every > 0 && (m as usize).is_multiple_of(nan_every + 3) { return f64::NAN; }
                 let noise = 0.05 * ((m * 31 + i as i64 * 17) % 11) as f64;
                 base + noise + if m >= at { jump } else { 0.0 }
             }));
