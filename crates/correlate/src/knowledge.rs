@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use faultlens_core::{Citation, ContentHash, Hypothesis, HypothesisKind, KnowledgeDoc};
-use faultlens_detect::logs::{LogSignal, embed};
+use faultlens_detect::logs::{LogSignal, cosine, embed};
 use hnsw_rs::prelude::{DistCosine, Hnsw};
 use serde::{Deserialize, Serialize};
 
@@ -299,13 +299,6 @@ impl KnowledgeIndex {
             .map(|hit| hit.citation)
             .collect()
     }
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
 }
 
 /// The retrieval query of a hypothesis: words for its kind and its strongest signals (the kind

@@ -402,6 +402,11 @@ fn counter_evidence(inp: &Inputs<'_>, s: &ServiceScore, change: Option<&ScoredCh
     out
 }
 
+/// The evidence of a service's strongest series (none when it has no series).
+fn top_evidence(inp: &Inputs<'_>, o: &ServiceScore) -> Vec<Evidence> {
+    o.series.first().and_then(|&i| inp.shifts.get(i)).map(|t| t.evidence.clone()).into_iter().collect()
+}
+
 fn ruled_out(inp: &Inputs<'_>, s: &ServiceScore, first: bool) -> Vec<RuledOut> {
     let mut out: Vec<RuledOut> = inp
         .services
@@ -410,13 +415,7 @@ fn ruled_out(inp: &Inputs<'_>, s: &ServiceScore, first: bool) -> Vec<RuledOut> {
         .map(|o| RuledOut {
             subject: o.service.clone(),
             reason: format!("its anomaly follows {}'s, which it depends on", s.service),
-            evidence: o
-                .series
-                .first()
-                .and_then(|&i| inp.shifts.get(i))
-                .map(|t| t.evidence.clone())
-                .into_iter()
-                .collect(),
+            evidence: top_evidence(inp, o),
         })
         .collect();
     if first {
@@ -433,13 +432,7 @@ fn ruled_out(inp: &Inputs<'_>, s: &ServiceScore, first: bool) -> Vec<RuledOut> {
                     out.push(RuledOut {
                         subject: o.service.clone(),
                         reason: format!("a dependency of {alerting} whose metrics stayed within their baseline"),
-                        evidence: o
-                            .series
-                            .first()
-                            .and_then(|&i| inp.shifts.get(i))
-                            .map(|t| t.evidence.clone())
-                            .into_iter()
-                            .collect(),
+                        evidence: top_evidence(inp, o),
                     });
                 }
             }

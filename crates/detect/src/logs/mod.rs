@@ -34,4 +34,4 @@ pub use lsh::near_duplicates;
 pub use miner::{ClusterId, EVICTED, MinerConfig, MinerStats, Template, TemplateId, TemplateMiner};
 pub use signals::{LogExample, LogSignal, LogSignals, SignalConfig, SignalKind, log_signals, signal_window};
 #[cfg(feature = "similarity")]
-pub use similar::{IndexConfig, SimilarTemplate, SimilarityError, TemplateIndex, embed};
+pub use similar::{IndexConfig, SimilarTemplate, SimilarityError, TemplateIndex, cosine, embed};
