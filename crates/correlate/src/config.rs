@@ -120,8 +120,11 @@ impl AnalyzeConfig {
         if !(0.0..=1.0).contains(&self.lead_fraction) {
             return bad("lead_fraction", "must be in [0, 1]");
         }
-        if self.max_lead_ms < 0 || self.change_horizon_ms <= 0 {
-            return bad("max_lead_ms", "durations must be positive");
+        if self.max_lead_ms < 0 {
+            return bad("max_lead_ms", "must be at least 0");
+        }
+        if self.change_horizon_ms <= 0 {
+            return bad("change_horizon_ms", "must be positive");
         }
         if !(self.scale_floor.is_finite() && self.scale_floor >= 0.0) {
             return bad("scale_floor", "must be a finite number >= 0");

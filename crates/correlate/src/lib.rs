@@ -2,9 +2,10 @@
 //!
 //! [`analyze`] takes a decoded incident ([`IncidentData`]) and returns a [`Report`]: every
 //! service-level metric scored against its baseline, log anomaly signals, every change in the
-//! window scored for timing and location, and ranked root-cause [`Hypothesis`](faultlens_core::Hypothesis)es, each with its
-//! evidence, counter-evidence, what it rules out, the checks that would confirm it and the
-//! knowledge sections (runbooks, postmortems) that match it.
+//! window scored for timing and location, and ranked root-cause hypotheses
+//! ([`faultlens_core::Hypothesis`]), each with its evidence, counter-evidence, what it rules
+//! out, the checks that would confirm it and the knowledge sections (runbooks, postmortems)
+//! that match it.
 //!
 //! ```no_run
 //! use faultlens_core::Bundle;
