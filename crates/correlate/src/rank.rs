@@ -193,12 +193,7 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
     // a surge enters where the alert fired: among entry points whose traffic rose with no
     // anomalous caller, the alerting one is preferred
     let alerting = &data.incident.services;
-    let callers_calm = |s: &ServiceScore| {
-        data.topology
-            .blast_radius(&s.service, 1)
-            .iter()
-            .all(|r| by_name.get(&r.service).and_then(|&j| services.get(j)).is_none_or(|o| !o.anomalous))
-    };
+    let callers_calm = |s: &ServiceScore| callers_calm(data, services, &s.service);
     let entries: Vec<usize> = (0..services.len())
         .filter(|&i| {
             services.get(i).is_some_and(|s| {
@@ -211,6 +206,14 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
             s.root += ENTRY_BONUS;
         }
     }
+}
+
+/// Whether no direct caller of `service` is anomalous (an entry point of a surge).
+fn callers_calm(data: &IncidentData, services: &[ServiceScore], service: &str) -> bool {
+    data.topology
+        .blast_radius(service, 1)
+        .iter()
+        .all(|r| services.iter().find(|x| x.service == r.service).is_none_or(|x| !x.anomalous))
 }
 
 /// Added to the root score of an alerting entry point whose traffic surged.
@@ -308,16 +311,7 @@ fn kind_of(inp: &Inputs<'_>, s: &ServiceScore, has_change: bool) -> HypothesisKi
     let alerting = &inp.data.incident.services;
     match s.kind {
         MetricKind::Resource => HypothesisKind::Resource,
-        MetricKind::Traffic
-            if inp
-                .data
-                .topology
-                .blast_radius(&s.service, 1)
-                .iter()
-                .all(|r| inp.services.iter().find(|x| x.service == r.service).is_none_or(|x| !x.anomalous)) =>
-        {
-            HypothesisKind::Traffic
-        }
+        MetricKind::Traffic if callers_calm(inp.data, inp.services, &s.service) => HypothesisKind::Traffic,
         _ if !alerting.is_empty() && !alerting.contains(&s.service) => HypothesisKind::Dependency,
         _ => HypothesisKind::Service,
     }

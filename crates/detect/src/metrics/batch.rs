@@ -93,8 +93,10 @@ fn median_of(v: &mut [f64]) -> f64 {
     *m
 }
 
-/// Median step between consecutive timestamps, in milliseconds.
-fn median_step(ts: &[i64]) -> i64 {
+/// Median step between consecutive increasing timestamps, in milliseconds (0 for fewer than
+/// two).
+#[must_use]
+pub fn median_step(ts: &[i64]) -> i64 {
     let mut d: Vec<f64> = ts
         .windows(2)
         .filter_map(|w| match w {

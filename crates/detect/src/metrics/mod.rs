@@ -19,7 +19,7 @@ mod stream;
 mod tail;
 mod windows;
 
-pub use batch::{BatchConfig, BatchResult, Decomposition, score_batch};
+pub use batch::{BatchConfig, BatchResult, Decomposition, median_step, score_batch};
 pub use events::EventConfig;
 pub use stream::{PointScore, StreamConfig, StreamState};
 pub use windows::{AnomalyWindow, Direction, SeriesRef, WindowConfig, windows};
