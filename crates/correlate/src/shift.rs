@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use faultlens_core::{ContentHasher, Evidence, IncidentData, Labels, TimeRange, Timestamp};
+use faultlens_core::{ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AnalyzeConfig;
@@ -159,30 +159,43 @@ pub(crate) struct ServiceSeries {
 /// Groups series by (source, metric, service) and averages the finite samples per timestamp;
 /// `filter` picks the pod series to include (all of them, or one version's).
 pub(crate) fn service_series(data: &IncidentData, filter: impl Fn(&Labels) -> bool) -> Vec<ServiceSeries> {
-    /// (source, metric, service) -> (member series, timestamp -> (sum, count))
-    type Groups = BTreeMap<(String, String, String), (usize, BTreeMap<i64, (f64, u32)>)>;
-    let mut groups: Groups = BTreeMap::new();
+    // (source, metric, service) -> member series
+    let mut groups: BTreeMap<(String, String, String), Vec<&MetricSeries>> = BTreeMap::new();
     for (i, s) in data.series.iter().enumerate() {
         if !filter(s.labels()) {
             continue;
         }
         let source = data.series_source(i).map(|x| x.path.clone()).unwrap_or_default();
         let service = s.service(None).unwrap_or_default().to_string();
-        let g = groups.entry((source, s.name().to_string(), service)).or_default();
-        g.0 += 1;
-        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
-            if v.is_finite() {
-                let e = g.1.entry(t).or_insert((0.0, 0));
-                e.0 += v;
-                e.1 += 1;
-            }
-        }
+        groups.entry((source, s.name().to_string(), service)).or_default().push(s);
     }
     groups
         .into_iter()
-        .map(|((source, metric, service), (members, points))| {
-            let (ts, vs) = points.into_iter().map(|(t, (sum, n))| (t, sum / f64::from(n))).unzip();
-            ServiceSeries { service, metric, source, members, ts, vs }
+        .map(|((source, metric, service), members)| {
+            // every member is in time order: concatenate, stable-sort (which merges the runs)
+            // and fold equal times into their mean, summing in member order
+            let mut points: Vec<(i64, f64)> = members
+                .iter()
+                .flat_map(|s| s.timestamps_ms().iter().copied().zip(s.values().iter().copied()))
+                .filter(|(_, v)| v.is_finite())
+                .collect();
+            if members.len() > 1 {
+                points.sort_by_key(|&(t, _)| t);
+            }
+            let (mut ts, mut vs) = (Vec::with_capacity(points.len()), Vec::with_capacity(points.len()));
+            let mut i = 0;
+            while let Some(&(t, first)) = points.get(i) {
+                let (mut sum, mut n) = (0.0 + first, 1u32);
+                i += 1;
+                while let Some(&(_, v)) = points.get(i).filter(|p| p.0 == t) {
+                    sum += v;
+                    n += 1;
+                    i += 1;
+                }
+                ts.push(t);
+                vs.push(sum / f64::from(n));
+            }
+            ServiceSeries { service, metric, source, members: members.len(), ts, vs }
         })
         .collect()
 }

@@ -5,28 +5,57 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::de::IgnoredAny;
 
-use super::{DecodeReport, opt_str, parse_json, parse_json_at};
+use super::{DecodeReport, opt_str, parse_json};
 use crate::bundle::SourceOptions;
 use crate::error::{Error, Location, Result};
 use crate::labels::Labels;
 use crate::log::{LogRecord, Severity};
 use crate::time::Timestamp;
 
+/// A query_range body whose `data.result` is read as `R`: the streams themselves, or
+/// [`IgnoredAny`] to look at the envelope alone when the streams do not parse.
 #[derive(Deserialize)]
-struct Body<'a> {
+#[serde(bound(deserialize = "R: Deserialize<'de>"))]
+struct Body<R> {
     status: String,
-    #[serde(default, borrow)]
-    data: Option<Data<'a>>,
+    #[serde(default = "Option::default")]
+    data: Option<Data<R>>,
 }
 
 #[derive(Deserialize)]
-struct Data<'a> {
+#[serde(bound(deserialize = "R: Deserialize<'de>"))]
+struct Data<R> {
     #[serde(rename = "resultType")]
     result_type: String,
-    #[serde(borrow)]
-    result: &'a RawValue,
+    result: R,
+}
+
+impl<R> Body<R> {
+    /// The envelope's verdict: `success`, a data object, `resultType: streams`.
+    fn check(&self, source: &str) -> Result<()> {
+        if self.status != "success" {
+            return Err(Error::decode(
+                source,
+                Location::JsonPath { path: "status".into() },
+                "\"success\"",
+                &self.status,
+            ));
+        }
+        let data = self.data.as_ref().ok_or_else(|| {
+            Error::decode(source, Location::JsonPath { path: "data".into() }, "a data object", "nothing")
+        })?;
+        if data.result_type != "streams" {
+            return Err(Error::decode(
+                source,
+                Location::JsonPath { path: "data.resultType".into() },
+                "\"streams\" (a log query result)",
+                format!("\"{}\"", data.result_type),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -80,23 +109,17 @@ pub fn decode(
     options: &SourceOptions,
     report: &mut DecodeReport,
 ) -> Result<Vec<LogRecord>> {
-    let body: Body = parse_json(source, bytes, "a Loki query_range body")?;
-    if body.status != "success" {
-        return Err(Error::decode(source, Location::JsonPath { path: "status".into() }, "\"success\"", body.status));
-    }
-    let data = body
-        .data
-        .ok_or_else(|| Error::decode(source, Location::JsonPath { path: "data".into() }, "a data object", "nothing"))?;
-    if data.result_type != "streams" {
-        return Err(Error::decode(
-            source,
-            Location::JsonPath { path: "data.resultType".into() },
-            "\"streams\" (a log query result)",
-            format!("\"{}\"", data.result_type),
-        ));
-    }
-    let streams: Vec<Stream<'_>> =
-        parse_json_at(source, data.result.get().as_bytes(), "an array of {stream, values}", "data.result")?;
+    let body: Body<Vec<Stream<'_>>> = match parse_json(source, bytes, "a Loki query_range body") {
+        Ok(body) => body,
+        Err(error) => {
+            // the streams did not parse: report a wrong envelope as such, else the shape error
+            let loose: Body<IgnoredAny> = parse_json(source, bytes, "a Loki query_range body")?;
+            loose.check(source)?;
+            return Err(error);
+        }
+    };
+    body.check(source)?;
+    let streams = body.data.map(|d| d.result).unwrap_or_default();
     let service_label = opt_str(options, "service_label");
     let src: Arc<str> = source.into();
     let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());
@@ -133,9 +156,36 @@ pub fn decode(
             });
         }
     }
-    out.sort_by_key(|r| r.timestamp);
     report.records += out.len() as u64;
-    Ok(out)
+    Ok(sort_by_time(out))
+}
+
+/// Orders records by time, ties in input order: sorts small `(time, index)` keys and then
+/// permutes the records in place along the cycles of the permutation, so each record moves
+/// about once and no second copy of the records is allocated (a stable sort of the records
+/// themselves moves them once per merge pass when many streams interleave).
+fn sort_by_time(mut records: Vec<LogRecord>) -> Vec<LogRecord> {
+    if records.is_sorted_by_key(|r| r.timestamp) {
+        return records;
+    }
+    let mut keys: Vec<(Option<Timestamp>, usize)> = records.iter().enumerate().map(|(i, r)| (r.timestamp, i)).collect();
+    keys.sort_unstable();
+    // from[i]: where the record that belongs at i is now; a visited slot points to itself
+    let mut from: Vec<usize> = keys.into_iter().map(|(_, i)| i).collect();
+    for start in 0..from.len() {
+        let mut at = start;
+        while let Some(&next) = from.get(at) {
+            if let Some(slot) = from.get_mut(at) {
+                *slot = at;
+            }
+            if next == start || next == at {
+                break;
+            }
+            records.swap(at, next);
+            at = next;
+        }
+    }
+    records
 }
 
 #[cfg(test)]
@@ -156,6 +206,38 @@ mod tests {
         assert_eq!(l[1].timestamp.unwrap().as_millis(), 1_700_000_000_500);
         assert_eq!(l[1].service.as_deref(), Some("cart"));
         assert_eq!(l[1].level, Some(Severity::Error));
+    }
+
+    /// Interleaved streams come out in time order, ties in input order, nothing lost.
+    #[test]
+    fn sorts_interleaved_streams_stably() {
+        use proptest::prelude::*;
+        proptest!(|(streams in proptest::collection::vec(proptest::collection::vec(0u8..20, 0..30), 1..5))| {
+            let body: Vec<String> = streams
+                .iter()
+                .enumerate()
+                .map(|(si, ts)| {
+                    let values: Vec<String> =
+                        ts.iter().enumerate().map(|(i, t)| format!("[\"{t}000000\",\"s{si} e{i}\"]")).collect();
+                    format!("{{\"stream\":{{\"app\":\"a{si}\"}},\"values\":[{}]}}", values.join(","))
+                })
+                .collect();
+            let j = format!("{{\"status\":\"success\",\"data\":{{\"resultType\":\"streams\",\"result\":[{}]}}}}", body.join(","));
+            let d = decode_fixture(SourceFormat::LokiQueryRange, j.as_bytes()).unwrap();
+            let Records::Logs(l) = d.records else { panic!() };
+            let mut want: Vec<(u8, usize, String)> = Vec::new();
+            let mut line = 0;
+            for (si, ts) in streams.iter().enumerate() {
+                for (i, &t) in ts.iter().enumerate() {
+                    line += 1;
+                    want.push((t, line, format!("s{si} e{i}")));
+                }
+            }
+            want.sort_by_key(|(t, line, _)| (*t, *line));
+            let got: Vec<(u8, usize, String)> =
+                l.iter().map(|r| (r.timestamp.unwrap().as_millis() as u8, r.line as usize, r.message.clone())).collect();
+            prop_assert_eq!(got, want);
+        });
     }
 
     #[test]
