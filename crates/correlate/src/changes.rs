@@ -11,7 +11,10 @@
 //!   promptly (timing at least 0.9), in which case it explains the anomaly better than the
 //!   dependency (1); anomalous but explained (0.5); not anomalous but a dependency of anomalous
 //!   services, whose own telemetry may be missing (0.5); or none of these (ruled out);
-//! - **rollback**: a later rollback of the same service after which the anomaly ended supports it.
+//! - **rollback**: a later rollback of the same service after which the anomaly ended supports it;
+//! - **version split** ([`crate::split`]): when the deployed version ran beside older pods, an
+//!   anomaly on the new version's pods only makes the change's location certain and raises its
+//!   score by 0.25; one shared by the older pods (or on them alone) halves its location.
 //!
 //! Several changes in the window with one guilty is the normal case: every change is scored on
 //! its own and the ranking picks between them.
@@ -21,6 +24,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::AnalyzeConfig;
 use crate::rank::ServiceScore;
+use crate::shift::{Periods, SeriesShift};
+use crate::split::{SplitVerdict, VersionSplit, version_split};
+
+/// What a new-version-only split adds to a change's score.
+const SPLIT_BONUS: f64 = 0.25;
 
 /// Lag from change to onset that still scores full timing weight.
 const FULL_WEIGHT_MS: f64 = 5.0 * 60_000.0;
@@ -61,6 +69,9 @@ pub struct ScoredChange {
     pub reasons: Vec<String>,
     /// Evidence: the change record, with the hash of its canonical JSON.
     pub evidence: Evidence,
+    /// The new version's pods against the others' while both ran, when the metrics allow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_split: Option<VersionSplit>,
 }
 
 /// Evidence citing one change record.
@@ -87,6 +98,8 @@ pub(crate) fn change_evidence(data: &IncidentData, index: usize, c: &ChangeEvent
 pub(crate) fn score_changes(
     data: &IncidentData,
     services: &[ServiceScore],
+    shifts: &[SeriesShift],
+    periods: &Periods,
     incident_onset: Option<Timestamp>,
     tolerance_ms: i64,
     config: &AnalyzeConfig,
@@ -172,7 +185,42 @@ pub(crate) fn score_changes(
                 }
             }
         };
+        let split = version_split(data, c, shifts, periods, config);
+        let mut location = location;
+        let mut bonus = 0.0;
+        if let Some(sp) = &split {
+            let (v, n, o) = (&sp.version, sp.new_z, sp.other_z);
+            match sp.verdict {
+                SplitVerdict::NewOnly => {
+                    reasons.push(format!(
+                        "{} is anomalous on version {v}'s pods only (robust z {n:.1} against {o:.1} on the others while \
+                         both ran)",
+                        sp.metric
+                    ));
+                    location = 1.0;
+                    bonus = SPLIT_BONUS;
+                }
+                SplitVerdict::Both => {
+                    reasons.push(format!(
+                        "{} is anomalous on the other versions' pods too (robust z {o:.1}; {n:.1} on version {v}'s)",
+                        sp.metric
+                    ));
+                    location *= 0.5;
+                }
+                SplitVerdict::OldOnly => {
+                    reasons.push(format!(
+                        "{} is anomalous on the other versions' pods only (robust z {o:.1}; {n:.1} on version {v}'s)",
+                        sp.metric
+                    ));
+                    location *= 0.5;
+                }
+                SplitVerdict::Neither => {}
+            }
+        }
         let mut score = timing * location;
+        if score > 0.0 {
+            score = (score + bonus).min(1.0);
+        }
         // a later rollback of the same service after which the anomaly ended
         if let Some(rb) =
             data.changes.iter().find(|r| r.kind == ChangeKind::Rollback && r.service == c.service && r.at > c.at)
@@ -198,6 +246,7 @@ pub(crate) fn score_changes(
             verdict,
             reasons,
             evidence: change_evidence(data, i, c),
+            version_split: split,
         });
     }
     out.sort_by(|a, b| {

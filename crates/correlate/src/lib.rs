@@ -29,6 +29,7 @@ pub mod knowledge;
 mod rank;
 mod report;
 mod shift;
+pub mod split;
 
 pub use changes::{ChangeVerdict, ScoredChange};
 pub use config::AnalyzeConfig;
@@ -99,7 +100,7 @@ pub fn analyze(data: &IncidentData, config: &AnalyzeConfig) -> Result<Report, Er
     services.sort_by(|a, b| b.root.total_cmp(&a.root).then_with(|| a.service.cmp(&b.service)));
     let incident_onset = services.iter().find(|s| s.anomalous).and_then(|s| s.onset);
     let changes = if config.use_changes {
-        changes::score_changes(data, &services, incident_onset, tolerance_ms, config)
+        changes::score_changes(data, &services, &shifts, &periods, incident_onset, tolerance_ms, config)
     } else {
         if !data.changes.is_empty() {
             notes.push(format!("{} change events left out by configuration", data.changes.len()));

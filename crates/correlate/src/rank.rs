@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::changes::{ChangeVerdict, PROMPT_TIMING, ScoredChange};
 use crate::config::AnalyzeConfig;
 use crate::shift::{MetricKind, SeriesShift};
+use crate::split::SplitVerdict;
 
 /// What the analysis concluded about one service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -355,6 +356,9 @@ fn evidence_of(inp: &Inputs<'_>, s: &ServiceScore) -> Option<EvidenceList> {
         let mut e = c.evidence.clone();
         e.detail = format!("{}; {}", e.detail, c.reasons.join("; "));
         items.push(e);
+        if let Some(sp) = c.version_split.as_ref().filter(|sp| sp.verdict == SplitVerdict::NewOnly) {
+            items.push(sp.evidence.clone());
+        }
     }
     items.extend(s.log_signals.iter().filter_map(|&i| inp.logs.get(i)).take(2).map(|l| l.evidence.clone()));
     let mut it = items.into_iter();
@@ -380,6 +384,14 @@ fn counter_evidence(inp: &Inputs<'_>, s: &ServiceScore, change: Option<&ScoredCh
     {
         let mut e = c.evidence.clone();
         e.detail = format!("the change is not close to the onset: {}", c.reasons.join("; "));
+        out.push(e);
+    }
+    if let Some(sp) = change
+        .and_then(|c| c.version_split.as_ref())
+        .filter(|sp| matches!(sp.verdict, SplitVerdict::Both | SplitVerdict::OldOnly))
+    {
+        let mut e = sp.evidence.clone();
+        e.detail = format!("pods of other versions are anomalous as well: {}", e.detail);
         out.push(e);
     }
     if s.anomalous && !s.series.is_empty() {

@@ -213,6 +213,18 @@ fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
     (q(0.25), q(0.5), q(0.75))
 }
 
+/// How far a robust `z` goes in the direction that hurts, for a metric whose bad direction is
+/// `bad` ([`MetricKind::bad_direction`]; 0 counts both ways).
+pub(crate) fn harm(bad: f64, z: f64) -> f64 {
+    if bad == 0.0 { z.abs() } else { (bad * z).max(0.0) }
+}
+
+/// The rank of the excursion that stands for a period of `n` samples (0 is the largest): the
+/// third largest from ten samples on, so that one stray sample cannot carry it.
+pub(crate) fn typical_rank(n: usize) -> usize {
+    if n >= 10 { 2 } else { 0 }
+}
+
 /// Scores one service-level series over the two periods; `None` when either period has no
 /// samples.
 pub(crate) fn score(s: &ServiceSeries, periods: &Periods, config: &AnalyzeConfig) -> Option<SeriesShift> {
@@ -232,10 +244,10 @@ pub(crate) fn score(s: &ServiceSeries, periods: &Periods, config: &AnalyzeConfig
     let z = |v: f64| (v - median) / scale;
     // only moves in the direction that hurts count (availability rising is not an incident)
     let bad = f64::from(MetricKind::bad_direction(&s.metric));
-    let harm = |v: f64| if bad == 0.0 { z(v).abs() } else { (bad * z(v)).max(0.0) };
+    let harm = |v: f64| harm(bad, z(v));
     let mut excursions: Vec<(f64, usize)> = inc.iter().enumerate().map(|(i, &v)| (harm(v), i)).collect();
     excursions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let k = if inc.len() >= 10 { 2 } else { 0 };
+    let k = typical_rank(inc.len());
     let mut typical = excursions.get(k.min(excursions.len() - 1)).map_or(0.0, |e| e.0);
     // a baseline without spread (constant, or a handful of samples) says little about what is
     // rare: its excursions count at most `degenerate_cap` robust units

@@ -218,3 +218,78 @@ proptest! {
         prop_assert_eq!(r.to_json().unwrap(), again.to_json().unwrap());
     }
 }
+
+/// One pod's series over minutes `from..130`.
+fn pod_series(name: &str, service: &str, pod: &str, version: &str, from: i64, f: impl Fn(i64) -> f64) -> MetricSeries {
+    let ts: Vec<i64> = (from..130).map(|m| m * 60_000).collect();
+    let vs = ts.iter().map(|&t| f(t / 60_000)).collect();
+    let labels = Labels::from_pairs([("service", service), ("pod", pod), ("version", version)]);
+    MetricSeries::new(name, labels, ts, vs).unwrap()
+}
+
+/// A canary of `api` (version v2, from minute 90, beside two v1 pods): `canary_bad` and
+/// `old_bad` say which pods' errors rise from minute 91; `db` (which api calls) fails with
+/// the old pods when they do.
+fn canary(canary_bad: bool, old_bad: bool) -> IncidentData {
+    let wobble = |m: i64| 0.01 + 0.001 * ((m * 7919) % 13) as f64;
+    let errors = move |bad: bool, k: i64| move |m: i64| if bad && m >= 91 { 0.4 } else { wobble(m + k) };
+    let series = vec![
+        pod_series("http_errors_ratio", "api", "api-a", "v1", 0, errors(old_bad, 1)),
+        pod_series("http_errors_ratio", "api", "api-b", "v1", 0, errors(old_bad, 2)),
+        pod_series("http_errors_ratio", "api", "api-c", "v2", 90, errors(canary_bad, 3)),
+        pod_series("http_errors_ratio", "db", "db-0", "d1", 0, errors(old_bad, 4)),
+        pod_series("http_errors_ratio", "web", "web-0", "w1", 0, errors(true, 5)),
+    ];
+    let at = |m: i64| Timestamp::from_millis(m * 60_000);
+    let change = |id: &str, m: i64, service: &str, kind: ChangeKind, to: &str| ChangeEvent {
+        id: id.into(),
+        at: at(m),
+        service: service.into(),
+        kind,
+        from: None,
+        to: Some(to.into()),
+        source: None,
+        author: None,
+        description: None,
+    };
+    let changes = vec![
+        change("deploy-api-v2", 90, "api", ChangeKind::Deploy, "v2"),
+        change("config-db", 89, "db", ChangeKind::Config, "pool=20"),
+    ];
+    incident(series, changes, Topology::from_edges([("web", "api"), ("api", "db")]))
+}
+
+#[test]
+fn an_anomaly_on_the_new_version_only_convicts_the_release() {
+    use faultlens_correlate::split::SplitVerdict;
+    let r = analyze(&canary(true, false), &AnalyzeConfig::default()).unwrap();
+    let deploy = r.changes.iter().find(|c| c.change.id == "deploy-api-v2").unwrap();
+    let split = deploy.version_split.as_ref().expect("v1 and v2 ran side by side");
+    assert_eq!(split.verdict, SplitVerdict::NewOnly);
+    assert!(split.new_z >= 3.0 && split.other_z < 3.0, "{split:?}");
+    assert_eq!((split.new_series, split.other_series), (1, 2));
+    assert_eq!(deploy.verdict, ChangeVerdict::Suspect);
+    let top = &r.hypotheses[0];
+    assert_eq!(top.change_id.as_deref(), Some("deploy-api-v2"));
+    assert!(top.evidence.as_slice().iter().any(|e| e.query.contains("version=\"v2\"")), "{:?}", top.evidence);
+}
+
+#[test]
+fn an_anomaly_shared_by_the_old_version_argues_against_the_release() {
+    use faultlens_correlate::split::SplitVerdict;
+    let shared = analyze(&canary(true, true), &AnalyzeConfig::default()).unwrap();
+    let deploy = shared.changes.iter().find(|c| c.change.id == "deploy-api-v2").unwrap();
+    let split = deploy.version_split.as_ref().unwrap();
+    assert_eq!(split.verdict, SplitVerdict::Both);
+    assert!(deploy.reasons.iter().any(|r| r.contains("other versions' pods too")), "{:?}", deploy.reasons);
+    // the same incident with the canary alone failing scores the release higher
+    let alone = analyze(&canary(true, false), &AnalyzeConfig::default()).unwrap();
+    let alone_score = alone.changes.iter().find(|c| c.change.id == "deploy-api-v2").unwrap().score;
+    assert!(deploy.score < alone_score, "{} vs {alone_score}", deploy.score);
+    assert_ne!(shared.hypotheses[0].change_id.as_deref(), Some("deploy-api-v2"));
+    // a deploy that replaced every pod at once gives no split
+    let mut whole = canary(true, false);
+    whole.series.retain(|s| s.labels().get("pod") != Some("api-a") && s.labels().get("pod") != Some("api-b"));
+    let r = analyze(&whole, &AnalyzeConfig::default()).unwrap();
+    assert!(r.changes.iter().all(|c| c.version_split.is_none()));
+}
