@@ -168,11 +168,21 @@ pub(crate) fn build(n: usize, rng: &mut ChaCha8Rng) -> Graph {
 impl Graph {
     /// All services that (transitively) call `s`.
     pub(crate) fn upstream_of(&self, s: usize) -> Vec<usize> {
+        self.reachable(s, &self.callers)
+    }
+
+    /// All services that `s` (transitively) calls.
+    pub(crate) fn downstream_of(&self, s: usize) -> Vec<usize> {
+        self.reachable(s, &self.callees)
+    }
+
+    /// Everything reachable from `s` along `edges`, sorted, without `s` unless on a cycle.
+    fn reachable(&self, s: usize, edges: &[Vec<usize>]) -> Vec<usize> {
         let mut seen = vec![false; self.names.len()];
         let mut stack = vec![s];
         let mut out = Vec::new();
         while let Some(x) = stack.pop() {
-            for &c in self.callers.get(x).into_iter().flatten() {
+            for &c in edges.get(x).into_iter().flatten() {
                 if let Some(v) = seen.get_mut(c)
                     && !*v
                 {

@@ -308,7 +308,9 @@ impl World {
         let mut affected: Vec<usize> = fault_upstream.clone();
         affected.push(root);
         if matches!(fault.effect, Effect::Surge(_)) {
-            affected = (0..n).collect();
+            // a surge at an entry point flows down its calls
+            affected = graph.downstream_of(root);
+            affected.push(root);
         }
         affected.sort_unstable();
         let alerting = (0..n)
@@ -355,6 +357,30 @@ impl World {
         daily.max(0.2) * weekend * trend
     }
 
+    /// Traffic multiplier per service at fault intensity `x`: a surge enters at the root (an
+    /// entry point) and every other service receives the mean multiplier of its callers, so
+    /// the extra load follows the calls down and other entry points stay as they were.
+    fn surge_multipliers(&self, x: f64) -> Vec<f64> {
+        let n = self.graph.names.len();
+        let mut mult = vec![1.0; n];
+        let Effect::Surge(m) = self.fault.effect else { return mult };
+        // callers before callees
+        for &s in self.graph.bottom_up.iter().rev() {
+            let v = if s == self.fault.service {
+                1.0 + (m - 1.0) * x
+            } else {
+                let callers = &self.graph.callers[s];
+                if callers.is_empty() {
+                    1.0
+                } else {
+                    callers.iter().map(|&c| mult[c]).sum::<f64>() / callers.len() as f64
+                }
+            };
+            mult[s] = v;
+        }
+        mult
+    }
+
     /// Fault intensity in [0, 1] at time t (ramps in over a couple of minutes).
     fn intensity(&self, t: i64) -> f64 {
         let dt = (t - self.fault.start) as f64;
@@ -385,14 +411,13 @@ impl World {
             let x = self.intensity(t);
             let mut err = vec![0.0; n];
             let mut lat = vec![0.0; n];
+            let surge = self.surge_multipliers(x);
             for &s in &self.graph.bottom_up {
                 let p = &self.profiles[s];
                 let is_root = s == self.fault.service;
                 let faulty_gen = self.fault.generation.is_none_or(|g| self.active_generation(s, t) == g);
                 let mut rps = p.base_rps * season * (1.0 + 0.04 * z(rng));
-                if let Effect::Surge(m) = self.fault.effect {
-                    rps *= 1.0 + (m - 1.0) * x;
-                }
+                rps *= surge.get(s).copied().unwrap_or(1.0);
                 let mut cpu = rps * p.cpu_per_rps * (1.0 + 0.05 * z(rng));
                 let mut own_err = p.base_err * (1.0 + 0.3 * z(rng)).max(0.0);
                 let mut own_lat = p.own_latency * (1.0 + 0.05 * z(rng));

@@ -89,6 +89,42 @@ fn faults_change_the_root_services_signals() {
     }
 }
 
+/// A surge enters at the root entry point and flows down its calls: the other entry points'
+/// traffic stays where it was, and the root's callees carry some of it.
+#[test]
+fn a_traffic_surge_follows_the_calls_from_its_entry_point() {
+    let inc = generate(&small(Scenario::TrafficSurge, 5).with_services(30)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = inc.write(dir.path()).unwrap().decode().unwrap();
+    let onset = inc.truth.fault_start.as_millis();
+    let ratio = |svc: &str| {
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for ser in data.series.iter().filter(|x| x.name() == "http_requests_rate" && x.service(None) == Some(svc)) {
+            for (&t, &v) in ser.timestamps_ms().iter().zip(ser.values()) {
+                if t < onset - 600_000 && t > onset - 3_600_000 {
+                    before.push(v);
+                } else if t > onset + 300_000 {
+                    after.push(v);
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        mean(&after) / mean(&before)
+    };
+    let root = inc.truth.root_cause_service.as_str();
+    assert!(ratio(root) > 1.8, "{root}: {}", ratio(root));
+    let mut calm = 0;
+    for svc in data.topology.services().filter(|&s| s != root && data.topology.callers(s).next().is_none()) {
+        // another entry point: nothing the root calls
+        assert!(ratio(svc) < 1.3, "{svc} is another entry point: {}", ratio(svc));
+        calm += 1;
+    }
+    // services the root reaches carry some of the surge
+    let deps = data.topology.dependencies(root, 1);
+    assert!(deps.iter().any(|d| ratio(&d.service) > 1.3), "{deps:?}");
+    assert!(calm > 0, "the simulated graph has more than one entry point");
+}
+
 #[test]
 fn generation_is_deterministic_and_round_trips() {
     let c = small(Scenario::ConfigChange, 42);
