@@ -1,6 +1,8 @@
-//! faultlens verify stage.
+//! Verification: canary judging, post-change verification, SLOs and DORA metrics.
 //!
-//! This crate is the home of the verify stage of the faultlens pipeline. Its capability lands in
-//! a later issue; today it only re-exports the core model it will build on.
+//! - [`stats`]: the Mann-Whitney test with the Hodges-Lehmann-style shift estimate and its
+//!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
+
+pub mod stats;
 
 pub use faultlens_core as core;

@@ -1,0 +1,340 @@
+//! The statistics behind the canary judge, following R's `wilcox.test` (two samples,
+//! `exact = FALSE`, `correct = TRUE`, `conf.int = TRUE`), which is what Kayenta's Mann-Whitney
+//! classifier ports:
+//!
+//! - `W` is the rank sum of the experiment minus `n_x (n_x + 1) / 2` (mid-ranks for ties), the
+//!   statistic `scipy.stats.mannwhitneyu` calls `U` for its first sample;
+//! - the p-value is two-sided, from the normal approximation with the tie correction of the
+//!   variance and a continuity correction of one half toward zero;
+//! - the shift estimate ("difference in location", experiment minus control) and its confidence
+//!   interval are the roots of the standardised statistic of `x - d` against `y`, found with
+//!   Brent's method at R's tolerance of 1e-4 (`uniroot`), so they agree with R to that tolerance.
+//!
+//! `W(d)` is evaluated by one merge of the two sorted samples, O(n_x + n_y) per evaluation.
+
+/// `sqrt(2)`.
+const SQRT_2: f64 = std::f64::consts::SQRT_2;
+
+/// The standard normal distribution function.
+#[must_use]
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / SQRT_2)
+}
+
+/// The standard normal quantile function (`qnorm`): Acklam's rational approximation refined by
+/// one Halley step, accurate to about 1e-15. `p` outside `(0, 1)` gives `±inf` or NaN.
+#[must_use]
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    if p.is_nan() || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    let tail = |q: f64| {
+        let r = (-2.0 * q.ln()).sqrt();
+        (((((C[0] * r + C[1]) * r + C[2]) * r + C[3]) * r + C[4]) * r + C[5])
+            / ((((D[0] * r + D[1]) * r + D[2]) * r + D[3]) * r + 1.0)
+    };
+    let x = if p < 0.02425 {
+        tail(p)
+    } else if p > 1.0 - 0.02425 {
+        -tail(1.0 - p)
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    };
+    // one Halley step on the exact distribution function
+    let e = normal_cdf(x) - p;
+    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
+    x - u / (1.0 + x * u / 2.0)
+}
+
+/// Brent's root finder as in R's `uniroot` (`R_zeroin2`): `f(ax) = fa` and `f(bx) = fb` must
+/// have opposite signs; returns the root to within `tol`, after at most `max_iter` steps.
+fn zeroin(ax: f64, bx: f64, fa: f64, fb: f64, f: impl Fn(f64) -> f64, tol: f64, max_iter: usize) -> f64 {
+    let (mut a, mut b, mut fa, mut fb) = (ax, bx, fa, fb);
+    let (mut c, mut fc) = (a, fa);
+    if fa == 0.0 {
+        return a;
+    }
+    if fb == 0.0 {
+        return b;
+    }
+    for _ in 0..=max_iter {
+        let prev_step = b - a;
+        if fc.abs() < fb.abs() {
+            (a, b, c) = (b, c, b);
+            (fa, fb, fc) = (fb, fc, fb);
+        }
+        let tol_act = 2.0 * f64::EPSILON * b.abs() + tol / 2.0;
+        let mut new_step = (c - b) / 2.0;
+        if new_step.abs() <= tol_act || fb == 0.0 {
+            return b;
+        }
+        if prev_step.abs() >= tol_act && fa.abs() > fb.abs() {
+            let cb = c - b;
+            let (mut p, mut q);
+            if a == c {
+                let t1 = fb / fa;
+                p = cb * t1;
+                q = 1.0 - t1;
+            } else {
+                let (qq, t1, t2) = (fa / fc, fb / fc, fb / fa);
+                p = t2 * (cb * qq * (qq - t1) - (b - a) * (t1 - 1.0));
+                q = (qq - 1.0) * (t1 - 1.0) * (t2 - 1.0);
+            }
+            if p > 0.0 {
+                q = -q;
+            } else {
+                p = -p;
+            }
+            if p < 0.75 * cb * q - (tol_act * q).abs() / 2.0 && p < (prev_step * q / 2.0).abs() {
+                new_step = p / q;
+            }
+        }
+        if new_step.abs() < tol_act {
+            new_step = if new_step > 0.0 { tol_act } else { -tol_act };
+        }
+        (a, fa) = (b, fb);
+        b += new_step;
+        fb = f(b);
+        if (fb > 0.0 && fc > 0.0) || (fb < 0.0 && fc < 0.0) {
+            (c, fc) = (a, fa);
+        }
+    }
+    b
+}
+
+/// The result of a two-sample Mann-Whitney (Wilcoxon rank-sum) test of an experiment `x`
+/// against a control `y`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MannWhitney {
+    /// Experiment sample size.
+    pub n_x: usize,
+    /// Control sample size.
+    pub n_y: usize,
+    /// R's `W` (scipy's `U` of the first sample): pairs where the experiment is larger, ties
+    /// counting one half.
+    pub w: f64,
+    /// Two-sided p-value (normal approximation, tie and continuity corrections).
+    pub p_value: f64,
+    /// Shift estimate, experiment minus control (R's "difference in location").
+    pub estimate: f64,
+    /// Lower end of the confidence interval for the shift.
+    pub lower: f64,
+    /// Upper end of the confidence interval for the shift.
+    pub upper: f64,
+    /// The confidence level of the interval.
+    pub confidence: f64,
+}
+
+/// Why a test could not be computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestError {
+    /// One of the samples is empty (after removing non-finite values).
+    #[error("a sample is empty")]
+    EmptySample,
+    /// Every observation has the same value: the statistic has no variance.
+    #[error("all observations are tied")]
+    AllTied,
+    /// The confidence level is not in (0, 1).
+    #[error("confidence level {0} is not between 0 and 1")]
+    BadConfidence(OrderedConfidence),
+}
+
+/// A confidence level carried in an error (compared by its bits).
+#[derive(Debug, Clone, Copy)]
+pub struct OrderedConfidence(pub f64);
+
+impl PartialEq for OrderedConfidence {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for OrderedConfidence {}
+
+impl std::fmt::Display for OrderedConfidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `W` of `x - d` against `y` and the tie term `sum(t^3 - t)` of the pooled sample, by one
+/// merge of the sorted samples.
+fn w_and_ties(xs: &[f64], ys: &[f64], d: f64) -> (f64, f64) {
+    let (mut i, mut j) = (0, 0);
+    let (mut w, mut ties) = (0.0, 0.0);
+    while i < xs.len() || j < ys.len() {
+        let xv = xs.get(i).map(|&x| x - d);
+        let yv = ys.get(j).copied();
+        let v = match (xv, yv) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => break,
+        };
+        let below = j as f64;
+        let mut a = 0usize;
+        while xs.get(i).is_some_and(|&x| x - d == v) {
+            a += 1;
+            i += 1;
+        }
+        let mut b = 0usize;
+        while ys.get(j).is_some_and(|&y| y == v) {
+            b += 1;
+            j += 1;
+        }
+        w += a as f64 * (below + 0.5 * b as f64);
+        let t = (a + b) as f64;
+        ties += t * t * t - t;
+    }
+    (w, ties)
+}
+
+/// Runs the test. Non-finite values must have been removed by the caller.
+///
+/// # Errors
+/// [`TestError::EmptySample`], [`TestError::AllTied`] (no variance, as R's "cannot compute
+/// confidence interval when all observations are tied"), [`TestError::BadConfidence`].
+pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney, TestError> {
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(TestError::BadConfidence(OrderedConfidence(confidence)));
+    }
+    if x.is_empty() || y.is_empty() {
+        return Err(TestError::EmptySample);
+    }
+    let mut xs = x.to_vec();
+    let mut ys = y.to_vec();
+    xs.sort_by(f64::total_cmp);
+    ys.sort_by(f64::total_cmp);
+    let (nx, ny) = (xs.len() as f64, ys.len() as f64);
+    let n = nx + ny;
+    let sigma_of = |ties: f64| ((nx * ny / 12.0) * ((n + 1.0) - ties / (n * (n - 1.0)))).max(0.0).sqrt();
+    // the standardised statistic of x - d against y, continuity-corrected toward zero
+    let z_of = |d: f64| {
+        let (w, ties) = w_and_ties(&xs, &ys, d);
+        let dz = w - nx * ny / 2.0;
+        let sigma = sigma_of(ties);
+        (dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0)), sigma)
+    };
+    let (w, ties) = w_and_ties(&xs, &ys, 0.0);
+    let sigma = sigma_of(ties);
+    if sigma == 0.0 || !sigma.is_finite() {
+        return Err(TestError::AllTied);
+    }
+    let (num, _) = z_of(0.0);
+    let z = num / sigma;
+    let p_value = (2.0 * normal_cdf(-z.abs())).min(1.0);
+    let first = |v: &[f64]| v.first().copied().unwrap_or(0.0);
+    let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
+    let (mumin, mumax) = (first(&xs) - last(&ys), last(&xs) - first(&ys));
+    let wdiff = |d: f64, zq: f64| {
+        let (num, s) = z_of(d);
+        if s == 0.0 { -zq } else { num / s - zq }
+    };
+    let root = |zq: f64| {
+        let f_lower = wdiff(mumin, zq);
+        if f_lower <= 0.0 {
+            return mumin;
+        }
+        let f_upper = wdiff(mumax, zq);
+        if f_upper >= 0.0 {
+            return mumax;
+        }
+        zeroin(mumin, mumax, f_lower, f_upper, |d| wdiff(d, zq), 1e-4, 1000)
+    };
+    let alpha = 1.0 - confidence;
+    let lower = root(normal_quantile(1.0 - alpha / 2.0));
+    let upper = root(normal_quantile(alpha / 2.0));
+    let estimate = {
+        let (fl, fu) = (wdiff(mumin, 0.0), wdiff(mumax, 0.0));
+        if fl <= 0.0 {
+            mumin
+        } else if fu >= 0.0 {
+            mumax
+        } else {
+            zeroin(mumin, mumax, fl, fu, |d| wdiff(d, 0.0), 1e-4, 1000)
+        }
+    };
+    Ok(MannWhitney { n_x: xs.len(), n_y: ys.len(), w, p_value, estimate, lower, upper, confidence })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_functions_round_trip() {
+        for p in [1e-12, 1e-6, 0.01, 0.02425, 0.1, 0.5, 0.9, 0.975, 0.99, 1.0 - 1e-9] {
+            let x = normal_quantile(p);
+            assert!((normal_cdf(x) - p).abs() < 1e-13 * p.max(1e-3), "{p}: {x}");
+        }
+        assert!((normal_quantile(0.975) - 1.959_963_984_540_054).abs() < 1e-12);
+        assert!((normal_quantile(0.99) - 2.326_347_874_040_841).abs() < 1e-12);
+        assert!(normal_quantile(1.5).is_nan());
+    }
+
+    #[test]
+    fn merge_counts_match_brute_force() {
+        let x = [1.0, 2.0, 2.0, 5.0, 7.0];
+        let y = [2.0, 3.0, 5.0, 5.0];
+        let (w, ties) = w_and_ties(&x, &y, 0.0);
+        let brute: f64 = x
+            .iter()
+            .flat_map(|a| {
+                y.iter().map(move |b| {
+                    if a > b {
+                        1.0
+                    } else if a == b {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .sum();
+        assert_eq!(w, brute);
+        // pooled: 2 x3, 5 x3 -> 2 * (27 - 3)
+        assert_eq!(ties, 48.0);
+    }
+
+    #[test]
+    fn degenerate_inputs_are_errors() {
+        assert_eq!(mann_whitney(&[], &[1.0], 0.98), Err(TestError::EmptySample));
+        assert_eq!(mann_whitney(&[2.0, 2.0], &[2.0], 0.98), Err(TestError::AllTied));
+        assert!(matches!(mann_whitney(&[1.0], &[2.0], 1.0), Err(TestError::BadConfidence(_))));
+    }
+}
