@@ -7,6 +7,7 @@ mod analyze_cmd;
 mod bundle_cmd;
 mod demo;
 mod detect_cmd;
+mod judge_cmd;
 mod logs_cmd;
 mod output;
 mod sim_cmd;
@@ -61,6 +62,9 @@ enum Command {
     /// Analyse an incident bundle: ranked root-cause hypotheses with evidence, counter-evidence,
     /// what was ruled out, next checks and runbook citations (`--format json|markdown`).
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Judge a canary against its baseline with a Kayenta canary config (exit 0 pass, 1 marginal
+    /// or fail, 2 insufficient data).
+    Judge(judge_cmd::JudgeArgs),
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
     /// Run the analysis on the bundled demo incident and print a readable summary.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Detect { action } => detect_cmd::run(action, cli.format),
         Command::Logs { action } => logs_cmd::run(action, cli.format),
         Command::Analyze(args) => analyze_cmd::run(args, cli.format),
+        Command::Judge(args) => judge_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -280,3 +280,46 @@ fn analyze_reports_json_and_markdown() {
     std::fs::write(&cfg, r#"{"temperature": -1}"#).unwrap();
     assert_eq!(faultlens(&["analyze", b, "--config", cfg.to_str().unwrap()]).status.code(), Some(2));
 }
+
+#[test]
+fn judge_exit_codes_follow_the_verdict() {
+    let dir = repo().join("examples/canary");
+    let cfg = dir.join("checkout.json");
+    let base = dir.join("baseline.csv");
+    let run = |canary: &str, extra: &[&str]| {
+        let c = dir.join(canary);
+        let mut args =
+            vec!["--format", "json", "judge", "--config", cfg.to_str().unwrap(), "--baseline", base.to_str().unwrap()];
+        args.extend(["--canary", c.to_str().unwrap()]);
+        args.extend(extra);
+        faultlens(&args)
+    };
+    let o = run("canary-healthy.csv", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["metrics"].as_array().unwrap().len(), 3);
+    let o = run("canary-regressed.csv", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\"fail\"") && text.contains("canary is higher"), "{text}");
+    assert_eq!(run("canary-low-traffic.csv", &[]).status.code(), Some(2));
+    // Kayenta's rule alone passes the low-traffic canary it cannot judge
+    assert_eq!(run("canary-low-traffic.csv", &["--kayenta"]).status.code(), Some(0));
+    // a malformed samples file names its line and column
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, "latency_p50_seconds,http_errors\n0.1,0\n0.1,many\n").unwrap();
+    let o = faultlens(&[
+        "judge",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--baseline",
+        base.to_str().unwrap(),
+        "--canary",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 3") && err.contains("http_errors"), "{err}");
+}

@@ -180,13 +180,7 @@ fn typical_step_ms(data: &IncidentData) -> i64 {
 }
 
 /// A number in four significant digits.
-pub(crate) fn num(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
-    format!("{v:.digits$}")
-}
+pub(crate) use faultlens_core::format_number as num;
 
 /// A duration in whole minutes (seconds below one minute).
 pub(crate) fn minutes(ms: i64) -> String {

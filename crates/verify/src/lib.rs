@@ -1,8 +1,17 @@
 //! Verification: canary judging, post-change verification, SLOs and DORA metrics.
 //!
+//! - [`canary`]: the canary judge, reading Kayenta canary configs, with Kayenta's classification
+//!   and scoring plus explicit Insufficient data, counter, tail and plain-words explanations.
+//! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
 //! - [`stats`]: the Mann-Whitney test with the Hodges-Lehmann-style shift estimate and its
 //!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
 
+pub mod canary;
+pub mod samples;
 pub mod stats;
+
+pub use canary::{
+    CanaryConfig, CanaryResult, CanaryVerdict, Classification, JudgeConfig, JudgeError, MetricSamples, judge,
+};
 
 pub use faultlens_core as core;

@@ -1,0 +1,875 @@
+//! The canary judge, compatible with Kayenta's canary configs and judge semantics, plus the
+//! checks Kayenta's users ask for.
+//!
+//! **Kayenta semantics** (`NetflixACAJudge-v1.0` with the Mann-Whitney classifier), per metric:
+//! 1. the NaN strategy (`remove` drops NaN; `replace` turns it into 0), then, when configured,
+//!    outlier removal (Tukey fences at `outlierFactor` interquartile ranges, each sample alone);
+//! 2. an empty sample is **Nodata**, or **NodataFail** when the metric `mustHaveData`;
+//! 3. identical samples, or a single distinct value across both, **Pass**;
+//! 4. a two-sided Mann-Whitney test with the shift's confidence interval (98% by default) and
+//!    the effect size (`meanRatio` = experiment mean / control mean, or `cles` = probability that
+//!    an experiment value exceeds a control value): **High** when the direction allows an increase,
+//!    the whole interval is above zero and the effect reaches `allowedIncrease`; **Low** likewise
+//!    below zero and at most `allowedDecrease`; **Pass** otherwise;
+//! 5. a High or Low metric marked `critical`, whose effect also crosses `criticalIncrease` or
+//!    `criticalDecrease`, fails the whole canary.
+//!
+//! The score is Kayenta's weighted sum: per group, the share of counted metrics that passed
+//! (Nodata does not count), weighted by `groupWeights` (groups without a weight share what is
+//! left of 100 evenly), 0 on a critical failure; the verdict compares it with the pass and
+//! marginal thresholds.
+//!
+//! **Beyond Kayenta** (each reported on its own, so the Kayenta classification stays readable):
+//! - **Insufficient data**: a metric that passed but whose samples are too small to detect the
+//!   smallest effect that matters (the allowed ratio, or [`JudgeConfig::min_detectable_ratio`])
+//!   with [`JudgeConfig::power`] is classified Insufficient, with the sample size per side that
+//!   would do (normal approximation, scaled by the Mann-Whitney test's efficiency `π/3`). It does
+//!   not count toward the score; on a critical metric it makes the verdict Insufficient.
+//! - **Counters**: a metric whose values are non-negative integers, mostly zero (sparse error
+//!   counts), is judged as a rate with an exact conditional binomial test on the totals instead
+//!   of ranks, which ties make powerless.
+//! - **Tails**: a canary whose median holds but whose tail grows (variance, p99) is caught by
+//!   the share of experiment values above the control's 95th percentile, tested against the 5%
+//!   expected (one-sided binomial), when it is at least doubled.
+//!
+//! A judgement never passes on missing data: no counted metric at all is Insufficient.
+
+use std::collections::BTreeMap;
+
+use faultlens_core::format_number as num;
+use serde::{Deserialize, Serialize};
+
+use crate::stats::{TestError, mann_whitney, normal_quantile};
+
+/// Which way a metric may fail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Only an increase is bad (latency, errors).
+    Increase,
+    /// Only a decrease is bad (throughput, success).
+    Decrease,
+    /// Either way.
+    #[default]
+    Either,
+}
+
+/// What to do with NaN values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NanStrategy {
+    /// Drop them.
+    #[default]
+    Remove,
+    /// Replace them with zero.
+    Replace,
+}
+
+/// How the effect size is measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EffectMeasure {
+    /// Experiment mean over control mean.
+    #[default]
+    #[serde(rename = "meanRatio")]
+    MeanRatio,
+    /// Common-language effect size: P(experiment > control), ties counting one half.
+    #[serde(rename = "cles")]
+    Cles,
+}
+
+impl EffectMeasure {
+    /// The effect of no change.
+    #[must_use]
+    pub fn neutral(self) -> f64 {
+        match self {
+            Self::MeanRatio => 1.0,
+            Self::Cles => 0.5,
+        }
+    }
+}
+
+/// Effect-size thresholds (Kayenta's `effectSize`); unset thresholds are neutral.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EffectSize {
+    /// Smallest increase that fails (e.g. 1.1 for 10% with `meanRatio`).
+    pub allowed_increase: Option<f64>,
+    /// Largest decrease that fails (e.g. 0.9).
+    pub allowed_decrease: Option<f64>,
+    /// Increase from which a critical metric fails the canary.
+    pub critical_increase: Option<f64>,
+    /// Decrease from which a critical metric fails the canary.
+    pub critical_decrease: Option<f64>,
+    /// The measure.
+    pub measure: EffectMeasure,
+}
+
+/// Outlier handling (Kayenta's `outliers`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Outliers {
+    /// `keep` or `remove`.
+    pub strategy: OutlierStrategy,
+    /// Tukey fence width in interquartile ranges.
+    pub outlier_factor: f64,
+}
+
+impl Default for Outliers {
+    fn default() -> Self {
+        Self { strategy: OutlierStrategy::Keep, outlier_factor: 3.0 }
+    }
+}
+
+/// Keep or remove outliers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutlierStrategy {
+    /// Keep every value.
+    #[default]
+    Keep,
+    /// Remove values beyond the fences.
+    Remove,
+}
+
+/// One metric's analysis settings (Kayenta's `analysisConfigurations.canary`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MetricAnalysis {
+    /// Which way it may fail.
+    pub direction: Direction,
+    /// NaN handling.
+    pub nan_strategy: NanStrategy,
+    /// A failure of this metric fails the canary.
+    pub critical: bool,
+    /// No data is a failure.
+    pub must_have_data: bool,
+    /// Effect-size thresholds.
+    pub effect_size: EffectSize,
+    /// Outlier handling.
+    pub outliers: Outliers,
+}
+
+/// Kayenta's `analysisConfigurations`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnalysisConfigurations {
+    /// The canary analysis settings.
+    pub canary: MetricAnalysis,
+}
+
+/// One metric of a canary config. The query is kept as given and not interpreted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryMetric {
+    /// The metric's name, which the samples are keyed by.
+    pub name: String,
+    /// Groups it is scored in (`default` when none).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Analysis settings.
+    #[serde(default)]
+    pub analysis_configurations: AnalysisConfigurations,
+    /// The metrics-store query (not interpreted here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<serde_json::Value>,
+    /// Kayenta's scope name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_name: Option<String>,
+}
+
+/// Kayenta's `classifier` block.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClassifierConfig {
+    /// Group weights (out of 100).
+    pub group_weights: BTreeMap<String, f64>,
+}
+
+/// A Kayenta canary config (the fields the judge uses; others are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryConfig {
+    /// Config name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The metrics.
+    pub metrics: Vec<CanaryMetric>,
+    /// Group weights.
+    #[serde(default)]
+    pub classifier: ClassifierConfig,
+}
+
+/// Score thresholds (Kayenta's `scoreThresholds`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreThresholds {
+    /// Score from which the canary passes.
+    pub pass: f64,
+    /// Score from which it is marginal rather than failed.
+    pub marginal: f64,
+}
+
+impl Default for ScoreThresholds {
+    fn default() -> Self {
+        Self { pass: 95.0, marginal: 75.0 }
+    }
+}
+
+/// Judge settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JudgeConfig {
+    /// Confidence level of the shift interval (Kayenta's default 0.98).
+    pub confidence: f64,
+    /// Pass and marginal thresholds.
+    pub thresholds: ScoreThresholds,
+    /// Check that each passing metric had enough data to see a failure (Insufficient data).
+    pub power_check: bool,
+    /// Power that counts as enough.
+    pub power: f64,
+    /// Smallest mean ratio that matters when a metric allows no change at all (1.1: 10%).
+    pub min_detectable_ratio: f64,
+    /// Judge sparse integer counters as rates.
+    pub count_test: bool,
+    /// Catch tail growth with a median that holds.
+    pub tail_test: bool,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        Self {
+            confidence: 0.98,
+            thresholds: ScoreThresholds::default(),
+            power_check: true,
+            power: 0.8,
+            min_detectable_ratio: 1.1,
+            count_test: true,
+            tail_test: true,
+        }
+    }
+}
+
+impl JudgeConfig {
+    /// Kayenta's judge alone: no power, counter or tail checks.
+    #[must_use]
+    pub fn kayenta() -> Self {
+        Self { power_check: false, count_test: false, tail_test: false, ..Self::default() }
+    }
+
+    /// Sets the interval's confidence level.
+    #[must_use]
+    pub fn with_confidence(mut self, confidence: f64) -> Self {
+        self.confidence = confidence;
+        self
+    }
+
+    /// Sets the score thresholds.
+    #[must_use]
+    pub fn with_thresholds(mut self, thresholds: ScoreThresholds) -> Self {
+        self.thresholds = thresholds;
+        self
+    }
+
+    /// Turns the power check on or off.
+    #[must_use]
+    pub fn with_power_check(mut self, on: bool) -> Self {
+        self.power_check = on;
+        self
+    }
+
+    /// Sets the power that counts as enough.
+    #[must_use]
+    pub fn with_power(mut self, power: f64) -> Self {
+        self.power = power;
+        self
+    }
+
+    /// Sets the smallest ratio that matters.
+    #[must_use]
+    pub fn with_min_detectable_ratio(mut self, ratio: f64) -> Self {
+        self.min_detectable_ratio = ratio;
+        self
+    }
+
+    /// Turns the counter test on or off.
+    #[must_use]
+    pub fn with_count_test(mut self, on: bool) -> Self {
+        self.count_test = on;
+        self
+    }
+
+    /// Turns the tail test on or off.
+    #[must_use]
+    pub fn with_tail_test(mut self, on: bool) -> Self {
+        self.tail_test = on;
+        self
+    }
+
+    fn validate(&self) -> Result<(), JudgeError> {
+        let bad = |field: &'static str, value: f64, expected: &'static str| {
+            Err(JudgeError::InvalidConfig { field, value: value.to_string(), expected })
+        };
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            return bad("confidence", self.confidence, "between 0 and 1");
+        }
+        if !(self.power > 0.0 && self.power < 1.0) {
+            return bad("power", self.power, "between 0 and 1");
+        }
+        if !(self.min_detectable_ratio.is_finite() && self.min_detectable_ratio > 1.0) {
+            return bad("min_detectable_ratio", self.min_detectable_ratio, "a finite ratio above 1");
+        }
+        let t = self.thresholds;
+        if !(t.pass.is_finite()
+            && t.marginal.is_finite()
+            && (0.0..=100.0).contains(&t.marginal)
+            && t.marginal <= t.pass)
+            || t.pass > 100.0
+        {
+            return bad("thresholds", t.pass, "0 <= marginal <= pass <= 100");
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the judge.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JudgeError {
+    /// A setting is out of range.
+    #[error("judge setting `{field}` is {value}, expected {expected}")]
+    InvalidConfig {
+        /// The setting.
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
+    },
+    /// The canary config is unusable.
+    #[error("canary config: {0}")]
+    Config(String),
+    /// A samples file could not be read.
+    #[error("{file}: line {line}, field `{field}`: {message}")]
+    Input {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Column or part of the row.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A metric's classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// No significant difference.
+    Pass,
+    /// The canary is higher.
+    High,
+    /// The canary is lower.
+    Low,
+    /// No data (not counted).
+    Nodata,
+    /// No data on a metric that must have it (a failure).
+    NodataFail,
+    /// The test could not be computed (a failure).
+    Error,
+    /// Passed, but with too little data to see a failure (not counted; ours, not Kayenta's).
+    Insufficient,
+}
+
+/// Which test decided a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// Mann-Whitney on the values.
+    MannWhitney,
+    /// Conditional binomial test on the totals of a counter.
+    Counts,
+    /// Exceedances of the control's 95th percentile.
+    Tail,
+    /// None (no data, identical samples).
+    None,
+}
+
+/// Summary of one sample after cleaning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SampleSummary {
+    /// Values used.
+    pub n: usize,
+    /// Values removed (NaN, infinities, outliers).
+    pub removed: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub median: f64,
+    /// 95th percentile.
+    pub p95: f64,
+}
+
+/// One metric judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    /// Metric name.
+    pub name: String,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// The classification.
+    pub classification: Classification,
+    /// The test that decided it.
+    pub test: TestKind,
+    /// It fails the canary by itself.
+    pub critical_failure: bool,
+    /// Control summary.
+    pub control: SampleSummary,
+    /// Experiment summary.
+    pub experiment: SampleSummary,
+    /// p-value of the deciding test, when one ran.
+    pub p_value: Option<f64>,
+    /// Shift estimate (experiment minus control) and its interval, when Mann-Whitney ran.
+    pub shift: Option<(f64, f64, f64)>,
+    /// Effect size in the configured measure.
+    pub effect_size: Option<f64>,
+    /// Sample size per side needed to see the smallest effect that matters, when short of it.
+    pub needed_per_side: Option<usize>,
+    /// In plain words.
+    pub explanation: String,
+}
+
+/// The whole canary's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryVerdict {
+    /// Score at or above the pass threshold.
+    Pass,
+    /// Between the thresholds.
+    Marginal,
+    /// Below the marginal threshold, or a critical failure.
+    Fail,
+    /// Not enough data to judge (never a pass).
+    Insufficient,
+}
+
+/// Per-group score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupScore {
+    /// Group name.
+    pub group: String,
+    /// Its weight (normalised over the counted groups).
+    pub weight: f64,
+    /// Share of counted metrics that passed, 0 to 100.
+    pub score: f64,
+    /// Metrics counted.
+    pub counted: usize,
+    /// Metrics that passed.
+    pub passed: usize,
+}
+
+/// A judgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryResult {
+    /// The verdict.
+    pub verdict: CanaryVerdict,
+    /// Score from 0 to 100 (`None` when nothing was counted).
+    pub score: Option<f64>,
+    /// The thresholds applied.
+    pub thresholds: ScoreThresholds,
+    /// Per group.
+    pub groups: Vec<GroupScore>,
+    /// Per metric, in config order.
+    pub metrics: Vec<MetricResult>,
+    /// Why, in plain words.
+    pub reasons: Vec<String>,
+}
+
+/// Control and experiment samples of one metric.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricSamples {
+    /// Baseline (control) values.
+    pub control: Vec<f64>,
+    /// Canary (experiment) values.
+    pub experiment: Vec<f64>,
+}
+
+/// Judges a canary: `samples` maps metric names to their samples; a metric of the config
+/// without samples is Nodata.
+///
+/// # Errors
+/// [`JudgeError::InvalidConfig`] for settings out of range, [`JudgeError::Config`] for a config
+/// without metrics or with a negative or non-finite group weight.
+pub fn judge(
+    config: &CanaryConfig,
+    samples: &BTreeMap<String, MetricSamples>,
+    settings: &JudgeConfig,
+) -> Result<CanaryResult, JudgeError> {
+    settings.validate()?;
+    if config.metrics.is_empty() {
+        return Err(JudgeError::Config("no metrics".into()));
+    }
+    if let Some((g, w)) = config.classifier.group_weights.iter().find(|(_, w)| !(w.is_finite() && **w >= 0.0)) {
+        return Err(JudgeError::Config(format!("group weight of `{g}` is {w}")));
+    }
+    let empty = MetricSamples::default();
+    let metrics: Vec<MetricResult> =
+        config.metrics.iter().map(|m| classify(m, samples.get(&m.name).unwrap_or(&empty), settings)).collect();
+    Ok(score(config, metrics, settings.thresholds))
+}
+
+/// Kayenta's weighted-sum scorer, failing closed.
+fn score(config: &CanaryConfig, metrics: Vec<MetricResult>, thresholds: ScoreThresholds) -> CanaryResult {
+    let mut by_group: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for m in &metrics {
+        let counted = !matches!(m.classification, Classification::Nodata | Classification::Insufficient);
+        for g in &m.groups {
+            let e = by_group.entry(g.clone()).or_default();
+            if counted {
+                e.0 += 1;
+                e.1 += usize::from(m.classification == Classification::Pass);
+            }
+        }
+    }
+    let weights = &config.classifier.group_weights;
+    let given: f64 = by_group.keys().filter_map(|g| weights.get(g)).sum();
+    let unweighted = by_group.keys().filter(|g| !weights.contains_key(*g)).count();
+    let share = if unweighted > 0 { (100.0 - given).max(0.0) / unweighted as f64 } else { 0.0 };
+    let mut groups: Vec<GroupScore> = by_group
+        .iter()
+        .map(|(g, &(counted, passed))| GroupScore {
+            group: g.clone(),
+            weight: weights.get(g).copied().unwrap_or(share),
+            score: if counted > 0 { 100.0 * passed as f64 / counted as f64 } else { 0.0 },
+            counted,
+            passed,
+        })
+        .collect();
+    let total_weight: f64 = groups.iter().filter(|g| g.counted > 0).map(|g| g.weight).sum();
+    for g in &mut groups {
+        g.weight = if g.counted > 0 && total_weight > 0.0 { g.weight / total_weight } else { 0.0 };
+    }
+    let counted_any = groups.iter().any(|g| g.counted > 0);
+    let mut reasons = Vec::new();
+    let critical: Vec<&str> = metrics.iter().filter(|m| m.critical_failure).map(|m| m.name.as_str()).collect();
+    let short_critical: Vec<&str> = metrics
+        .iter()
+        .filter(|m| m.classification == Classification::Insufficient)
+        .filter(|m| {
+            config.metrics.iter().any(|c| {
+                c.name == m.name
+                    && (c.analysis_configurations.canary.critical || c.analysis_configurations.canary.must_have_data)
+            })
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+    let score = if !critical.is_empty() {
+        Some(0.0)
+    } else if counted_any && total_weight > 0.0 {
+        Some(groups.iter().map(|g| g.weight * g.score).sum())
+    } else {
+        None
+    };
+    let verdict = if !critical.is_empty() {
+        reasons.push(format!("critical metric failed: {}", critical.join(", ")));
+        CanaryVerdict::Fail
+    } else if let Some(s) = score {
+        if s < thresholds.marginal {
+            reasons.push(format!("score {s:.1} is below the marginal threshold {}", thresholds.marginal));
+            CanaryVerdict::Fail
+        } else if !short_critical.is_empty() {
+            reasons
+                .push(format!("too little data on critical metrics to see a failure: {}", short_critical.join(", ")));
+            CanaryVerdict::Insufficient
+        } else if s < thresholds.pass {
+            reasons.push(format!(
+                "score {s:.1} is between the marginal {} and pass {} thresholds",
+                thresholds.marginal, thresholds.pass
+            ));
+            CanaryVerdict::Marginal
+        } else {
+            reasons.push(format!("score {s:.1} reaches the pass threshold {}", thresholds.pass));
+            CanaryVerdict::Pass
+        }
+    } else {
+        reasons.push("no metric had enough data to be judged".to_string());
+        CanaryVerdict::Insufficient
+    };
+    CanaryResult { verdict, score, thresholds, groups, metrics, reasons }
+}
+
+/// Cleans one sample: NaN strategy, infinities dropped, outliers removed when configured.
+fn clean(values: &[f64], a: &MetricAnalysis) -> (Vec<f64>, usize) {
+    let mut v: Vec<f64> = values
+        .iter()
+        .filter_map(|&x| match (x.is_nan(), a.nan_strategy) {
+            (true, NanStrategy::Replace) => Some(0.0),
+            (true, NanStrategy::Remove) => None,
+            (false, _) => x.is_finite().then_some(x),
+        })
+        .collect();
+    if a.outliers.strategy == OutlierStrategy::Remove && v.len() >= 4 {
+        let mut s = v.clone();
+        s.sort_by(f64::total_cmp);
+        let (q1, q3) = (quantile(&s, 0.25), quantile(&s, 0.75));
+        let k = a.outliers.outlier_factor * (q3 - q1);
+        v.retain(|&x| x >= q1 - k && x <= q3 + k);
+    }
+    let removed = values.len() - v.len();
+    (v, removed)
+}
+
+/// Linear-interpolation quantile of sorted values (R's type 7).
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    let pos = p * sorted.len().saturating_sub(1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (a, b) = (sorted.get(lo).copied().unwrap_or(0.0), sorted.get(hi).copied().unwrap_or(0.0));
+    a + (b - a) * (pos - lo as f64)
+}
+
+fn summary(v: &[f64], removed: usize) -> SampleSummary {
+    if v.is_empty() {
+        return SampleSummary { removed, ..SampleSummary::default() };
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    SampleSummary {
+        n: v.len(),
+        removed,
+        mean: v.iter().sum::<f64>() / v.len() as f64,
+        median: quantile(&s, 0.5),
+        p95: quantile(&s, 0.95),
+    }
+}
+
+/// Upper tail of a binomial distribution: P(X >= k) for X ~ Bin(n, p), summed in log space.
+fn binomial_upper_tail(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n {
+        return 0.0;
+    }
+    let ln_choose = |n: u64, k: u64| {
+        libm::lgamma(n as f64 + 1.0) - libm::lgamma(k as f64 + 1.0) - libm::lgamma((n - k) as f64 + 1.0)
+    };
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let terms: Vec<f64> = (k..=n).map(|i| ln_choose(n, i) + i as f64 * lp + (n - i) as f64 * lq).collect();
+    let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return 0.0;
+    }
+    (max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()).exp().min(1.0)
+}
+
+/// A sparse counter: non-negative integers, at least half of them zero.
+fn is_counter(c: &[f64], e: &[f64]) -> bool {
+    let all = || c.iter().chain(e);
+    let n = c.len() + e.len();
+    n > 0 && all().all(|&v| v >= 0.0 && v.fract() == 0.0) && all().filter(|&&v| v == 0.0).count() * 2 >= n
+}
+
+fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> MetricResult {
+    let a = &m.analysis_configurations.canary;
+    let (c, c_removed) = clean(&s.control, a);
+    let (e, e_removed) = clean(&s.experiment, a);
+    let groups = if m.groups.is_empty() { vec!["default".to_string()] } else { m.groups.clone() };
+    let mut r = MetricResult {
+        name: m.name.clone(),
+        groups,
+        classification: Classification::Pass,
+        test: TestKind::None,
+        critical_failure: false,
+        control: summary(&c, c_removed),
+        experiment: summary(&e, e_removed),
+        p_value: None,
+        shift: None,
+        effect_size: None,
+        needed_per_side: None,
+        explanation: String::new(),
+    };
+    if c.is_empty() || e.is_empty() {
+        let side = if c.is_empty() && e.is_empty() {
+            "either side"
+        } else if c.is_empty() {
+            "the baseline"
+        } else {
+            "the canary"
+        };
+        r.classification = if a.must_have_data { Classification::NodataFail } else { Classification::Nodata };
+        r.explanation = format!("no data from {side}");
+        return r;
+    }
+    let mut cs = c.clone();
+    let mut es = e.clone();
+    cs.sort_by(f64::total_cmp);
+    es.sort_by(f64::total_cmp);
+    if cs == es || cs.iter().chain(&es).all(|&v| Some(v) == cs.first().copied()) {
+        r.explanation = "canary and baseline are identical".to_string();
+        return r;
+    }
+    let measure = a.effect_size.measure;
+    let allowed_inc = a.effect_size.allowed_increase.unwrap_or(measure.neutral());
+    let allowed_dec = a.effect_size.allowed_decrease.unwrap_or(measure.neutral());
+    let up = matches!(a.direction, Direction::Increase | Direction::Either);
+    let down = matches!(a.direction, Direction::Decrease | Direction::Either);
+    let alpha = 1.0 - settings.confidence;
+    // sparse counters: a rate test on the totals
+    if settings.count_test && is_counter(&c, &e) {
+        return classify_counts(r, a, &c, &e, up, down, alpha);
+    }
+    let mw = match mann_whitney(&e, &c, settings.confidence) {
+        Ok(x) => x,
+        Err(TestError::AllTied) => {
+            r.explanation = "every value is the same".to_string();
+            return r;
+        }
+        Err(err) => {
+            r.classification = Classification::Error;
+            r.explanation = format!("the test failed: {err}");
+            return r;
+        }
+    };
+    let effect = match measure {
+        EffectMeasure::MeanRatio => ratio(r.experiment.mean, r.control.mean),
+        EffectMeasure::Cles => mw.w / (mw.n_x as f64 * mw.n_y as f64),
+    };
+    r.test = TestKind::MannWhitney;
+    r.p_value = Some(mw.p_value);
+    r.shift = Some((mw.estimate, mw.lower, mw.upper));
+    r.effect_size = Some(effect);
+    let pct = (settings.confidence * 100.0).round();
+    let shift = format!("shift {:+} ({pct}% interval {:+} to {:+})", num(mw.estimate), num(mw.lower), num(mw.upper));
+    let m_name = match measure {
+        EffectMeasure::MeanRatio => "mean ratio",
+        EffectMeasure::Cles => "CLES",
+    };
+    if up && mw.lower > 0.0 && effect >= allowed_inc {
+        r.classification = Classification::High;
+        r.critical_failure = a.critical && effect >= a.effect_size.critical_increase.unwrap_or(allowed_inc);
+        r.explanation =
+            format!("canary is higher: {shift}, {m_name} {} (allowed up to {})", num(effect), num(allowed_inc));
+        return r;
+    }
+    if down && mw.upper < 0.0 && effect <= allowed_dec {
+        r.classification = Classification::Low;
+        r.critical_failure = a.critical && effect <= a.effect_size.critical_decrease.unwrap_or(allowed_dec);
+        r.explanation =
+            format!("canary is lower: {shift}, {m_name} {} (allowed down to {})", num(effect), num(allowed_dec));
+        return r;
+    }
+    r.explanation = format!("no difference that matters: {shift}, {m_name} {}", num(effect));
+    // the tail: more canary values above the baseline's 95th percentile than the 5% expected
+    if settings.tail_test && up && c.len() >= 20 && e.len() >= 20 {
+        let p95 = r.control.p95;
+        let over = e.iter().filter(|&&v| v > p95).count() as u64;
+        let expected = 0.05 * e.len() as f64;
+        let p = binomial_upper_tail(over, e.len() as u64, 0.05);
+        if over as f64 >= 2.0 * expected && p < alpha {
+            r.classification = Classification::High;
+            r.test = TestKind::Tail;
+            r.p_value = Some(p);
+            r.critical_failure = a.critical;
+            r.explanation = format!(
+                "canary's tail is heavier: {over} of {} values ({:.1}%) above the baseline's 95th percentile {} \
+                 (5% expected, p = {p:.2e}), though the median holds ({shift})",
+                e.len(),
+                100.0 * over as f64 / e.len() as f64,
+                num(p95)
+            );
+            return r;
+        }
+    }
+    // enough data to have seen the smallest failure that matters?
+    if settings.power_check && measure == EffectMeasure::MeanRatio {
+        let target = if allowed_inc > 1.0 { allowed_inc } else { settings.min_detectable_ratio };
+        if let Some(needed) = needed_per_side(&c, &e, r.control.mean, target, alpha, settings.power)
+            && needed > c.len().min(e.len())
+        {
+            r.classification = Classification::Insufficient;
+            r.needed_per_side = Some(needed);
+            r.explanation = format!(
+                "{}; but {} baseline and {} canary values cannot show a {:.0}% change with {:.0}% power: about \
+                 {needed} per side are needed",
+                r.explanation,
+                c.len(),
+                e.len(),
+                100.0 * (target - 1.0),
+                100.0 * settings.power
+            );
+        }
+    }
+    r
+}
+
+/// Sample size per side for a two-sided test at `alpha` with `power` to detect a mean shift of
+/// `|mean| * (ratio - 1)`, from the pooled standard deviation, scaled by `π / 3` (the
+/// Mann-Whitney test's efficiency against the t-test). `None` when the effect is zero or the
+/// spread is zero or undefined.
+fn needed_per_side(c: &[f64], e: &[f64], mean: f64, ratio: f64, alpha: f64, power: f64) -> Option<usize> {
+    let var = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len().max(2) - 1) as f64
+    };
+    let sd = (0.5 * (var(c) + var(e))).sqrt();
+    let delta = mean.abs() * (ratio - 1.0);
+    if !(sd > 0.0 && delta > 0.0 && sd.is_finite()) {
+        return None;
+    }
+    let z = normal_quantile(1.0 - alpha / 2.0) + normal_quantile(power);
+    let n = std::f64::consts::PI / 3.0 * 2.0 * (z * sd / delta).powi(2);
+    n.is_finite().then(|| n.ceil().min(1e12) as usize)
+}
+
+/// A sparse counter judged as a rate: given the total count, the canary's share follows a
+/// binomial with its share of the intervals when the rates are equal.
+fn classify_counts(
+    mut r: MetricResult,
+    a: &MetricAnalysis,
+    c: &[f64],
+    e: &[f64],
+    up: bool,
+    down: bool,
+    alpha: f64,
+) -> MetricResult {
+    let (kc, ke) = (c.iter().sum::<f64>() as u64, e.iter().sum::<f64>() as u64);
+    let share = e.len() as f64 / (c.len() + e.len()) as f64;
+    let total = kc + ke;
+    let p_high = binomial_upper_tail(ke, total, share);
+    // P(X <= ke) = 1 - P(X >= ke + 1)
+    let p_low = 1.0 - binomial_upper_tail(ke + 1, total, share);
+    let rate = |k: u64, n: usize| k as f64 / n as f64;
+    let effect = ratio(rate(ke, e.len()), rate(kc, c.len()));
+    r.test = TestKind::Counts;
+    r.effect_size = Some(effect);
+    let measure = a.effect_size.measure;
+    let allowed_inc = a.effect_size.allowed_increase.unwrap_or(measure.neutral()).max(1.0);
+    let allowed_dec = a.effect_size.allowed_decrease.unwrap_or(measure.neutral()).min(1.0);
+    let what = format!(
+        "{ke} events in {} canary intervals against {kc} in {} baseline intervals (rate ratio {})",
+        e.len(),
+        c.len(),
+        num(effect)
+    );
+    if up && p_high < alpha / 2.0 && effect >= allowed_inc {
+        r.classification = Classification::High;
+        r.p_value = Some(p_high);
+        r.critical_failure = a.critical && effect >= a.effect_size.critical_increase.unwrap_or(allowed_inc);
+        r.explanation = format!("canary's event rate is higher: {what}, p = {p_high:.2e}");
+    } else if down && p_low < alpha / 2.0 && effect <= allowed_dec {
+        r.classification = Classification::Low;
+        r.p_value = Some(p_low);
+        r.critical_failure = a.critical && effect <= a.effect_size.critical_decrease.unwrap_or(allowed_dec);
+        r.explanation = format!("canary's event rate is lower: {what}, p = {p_low:.2e}");
+    } else {
+        r.p_value = Some((2.0 * p_high.min(p_low)).min(1.0));
+        r.explanation = format!("event rates agree: {what}");
+    }
+    r
+}
+
+/// `a / b`, with `0 / 0` as 1 and `x / 0` as infinity.
+fn ratio(a: f64, b: f64) -> f64 {
+    if b == 0.0 { if a == 0.0 { 1.0 } else { f64::INFINITY.copysign(a) } } else { a / b }
+}
