@@ -7,7 +7,7 @@ CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/faultlens
 SHARED ?= ../shared
 
-.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca schema demo-bundles clean
+.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary schema demo-bundles clean
 
 ## Run the analysis on the bundled demo incident (no external services).
 demo:
@@ -49,6 +49,7 @@ build-extra:
 	$(CARGO) test --workspace --benches --locked
 	$(CARGO) build --workspace --bins --locked
 	$(CARGO_TARGET_DIR)/debug/faultlens-example-quickstart examples/bundles/bad-deploy > /dev/null
+	$(CARGO_TARGET_DIR)/debug/faultlens-example-canary-eval 2 > /dev/null
 
 ## Fuzz targets are built, not run, in CI (stable toolchain, no sanitizer flags).
 fuzz-build:
@@ -71,6 +72,12 @@ eval:
 	@echo "== loghub-2k dev: template mining (GA against the original labels, PA against the corrected ones)"
 	scripts/loghub-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
 	$(MAKE) eval-rca
+	$(MAKE) eval-canary
+
+## Canary judge on the simulator's labelled corpus (2,000 cases): false pass and false block,
+## against Kayenta's rule alone.
+eval-canary:
+	$(CARGO) run --release -q -p faultlens-example-canary-eval -- 200 1
 
 ## Root-cause accuracy: every rca-dev set, petshop without changes, and a simulated suite of 200
 ## incidents (seed 2, generated into a temporary directory), with calibration tables.

@@ -29,17 +29,21 @@
 //!   counts), is judged as a rate with an exact conditional binomial test on the totals instead
 //!   of ranks, which ties make powerless.
 //! - **Tails**: a canary whose median holds but whose tail grows (variance, p99) is caught by
-//!   the share of experiment values above the control's 95th percentile, tested against the 5%
-//!   expected (one-sided binomial), when it is at least doubled.
+//!   its share of the values above the pooled 95th percentile of both samples, tested against
+//!   its share of all values (exact one-sided hypergeometric test at half the interval's alpha,
+//!   like each side of the Mann-Whitney interval), when that share is at least 1.5 times the
+//!   expected one. Under no change every value is equally likely to be among the largest, so the
+//!   test holds its level whatever the distribution.
 //!
 //! A judgement never passes on missing data: no counted metric at all is Insufficient.
 
 use std::collections::BTreeMap;
 
 use faultlens_core::format_number as num;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{TestError, mann_whitney, normal_quantile};
+use crate::stats::{TestError, mann_whitney_sorted, normal_quantile};
 
 /// Which way a metric may fail.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -514,8 +518,9 @@ pub fn judge(
         return Err(JudgeError::Config(format!("group weight of `{g}` is {w}")));
     }
     let empty = MetricSamples::default();
+    // metrics are independent: judged in parallel, collected in config order
     let metrics: Vec<MetricResult> =
-        config.metrics.iter().map(|m| classify(m, samples.get(&m.name).unwrap_or(&empty), settings)).collect();
+        config.metrics.par_iter().map(|m| classify(m, samples.get(&m.name).unwrap_or(&empty), settings)).collect();
     Ok(score(config, metrics, settings.thresholds))
 }
 
@@ -599,7 +604,8 @@ fn score(config: &CanaryConfig, metrics: Vec<MetricResult>, thresholds: ScoreThr
     CanaryResult { verdict, score, thresholds, groups, metrics, reasons }
 }
 
-/// Cleans one sample: NaN strategy, infinities dropped, outliers removed when configured.
+/// Cleans one sample: NaN strategy, infinities dropped, outliers removed when configured;
+/// returned sorted ascending.
 fn clean(values: &[f64], a: &MetricAnalysis) -> (Vec<f64>, usize) {
     let mut v: Vec<f64> = values
         .iter()
@@ -609,10 +615,9 @@ fn clean(values: &[f64], a: &MetricAnalysis) -> (Vec<f64>, usize) {
             (false, _) => x.is_finite().then_some(x),
         })
         .collect();
+    v.sort_unstable_by(f64::total_cmp);
     if a.outliers.strategy == OutlierStrategy::Remove && v.len() >= 4 {
-        let mut s = v.clone();
-        s.sort_by(f64::total_cmp);
-        let (q1, q3) = (quantile(&s, 0.25), quantile(&s, 0.75));
+        let (q1, q3) = (quantile(&v, 0.25), quantile(&v, 0.75));
         let k = a.outliers.outlier_factor * (q3 - q1);
         v.retain(|&x| x >= q1 - k && x <= q3 + k);
     }
@@ -628,18 +633,40 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     a + (b - a) * (pos - lo as f64)
 }
 
-fn summary(v: &[f64], removed: usize) -> SampleSummary {
-    if v.is_empty() {
+/// Summary of a sorted sample.
+fn summary(sorted: &[f64], removed: usize) -> SampleSummary {
+    if sorted.is_empty() {
         return SampleSummary { removed, ..SampleSummary::default() };
     }
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
     SampleSummary {
-        n: v.len(),
+        n: sorted.len(),
         removed,
-        mean: v.iter().sum::<f64>() / v.len() as f64,
-        median: quantile(&s, 0.5),
-        p95: quantile(&s, 0.95),
+        mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+        median: quantile(sorted, 0.5),
+        p95: quantile(sorted, 0.95),
+    }
+}
+
+/// The two sorted samples merged into one sorted sample.
+fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x <= y => {
+                out.push(x);
+                i += 1;
+            }
+            (_, Some(&y)) => {
+                out.push(y);
+                j += 1;
+            }
+            (Some(&x), None) => {
+                out.push(x);
+                i += 1;
+            }
+            (None, None) => return out,
+        }
     }
 }
 
@@ -656,6 +683,29 @@ fn binomial_upper_tail(k: u64, n: u64, p: f64) -> f64 {
     };
     let (lp, lq) = (p.ln(), (1.0 - p).ln());
     let terms: Vec<f64> = (k..=n).map(|i| ln_choose(n, i) + i as f64 * lp + (n - i) as f64 * lq).collect();
+    let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        return 0.0;
+    }
+    (max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()).exp().min(1.0)
+}
+
+/// Upper tail of a hypergeometric distribution: P(X >= k) when drawing `n` of `total` items of
+/// which `marked` are marked, summed in log space.
+fn hypergeometric_upper_tail(k: u64, total: u64, marked: u64, n: u64) -> f64 {
+    let hi = marked.min(n);
+    if k == 0 {
+        return 1.0;
+    }
+    if k > hi || n > total || marked > total {
+        return 0.0;
+    }
+    let ln_choose = |n: u64, k: u64| {
+        libm::lgamma(n as f64 + 1.0) - libm::lgamma(k as f64 + 1.0) - libm::lgamma((n - k) as f64 + 1.0)
+    };
+    let lo = k.max((n + marked).saturating_sub(total));
+    let denom = ln_choose(total, n);
+    let terms: Vec<f64> = (lo..=hi).map(|i| ln_choose(marked, i) + ln_choose(total - marked, n - i) - denom).collect();
     let max = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if !max.is_finite() {
         return 0.0;
@@ -701,11 +751,7 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> Metr
         r.explanation = format!("no data from {side}");
         return r;
     }
-    let mut cs = c.clone();
-    let mut es = e.clone();
-    cs.sort_by(f64::total_cmp);
-    es.sort_by(f64::total_cmp);
-    if cs == es || cs.iter().chain(&es).all(|&v| Some(v) == cs.first().copied()) {
+    if c == e || c.iter().chain(&e).all(|&v| Some(v) == c.first().copied()) {
         r.explanation = "canary and baseline are identical".to_string();
         return r;
     }
@@ -719,7 +765,7 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> Metr
     if settings.count_test && is_counter(&c, &e) {
         return classify_counts(r, a, &c, &e, up, down, alpha);
     }
-    let mw = match mann_whitney(&e, &c, settings.confidence) {
+    let mw = match mann_whitney_sorted(&e, &c, settings.confidence) {
         Ok(x) => x,
         Err(TestError::AllTied) => {
             r.explanation = "every value is the same".to_string();
@@ -760,23 +806,26 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> Metr
         return r;
     }
     r.explanation = format!("no difference that matters: {shift}, {m_name} {}", num(effect));
-    // the tail: more canary values above the baseline's 95th percentile than the 5% expected
+    // the tail: the canary's share of the values above the pooled 95th percentile, against its
+    // share of all values (exact hypergeometric test; under no change every value is equally
+    // likely to be among the largest)
     if settings.tail_test && up && c.len() >= 20 && e.len() >= 20 {
-        let p95 = r.control.p95;
-        let over = e.iter().filter(|&&v| v > p95).count() as u64;
-        let expected = 0.05 * e.len() as f64;
-        let p = binomial_upper_tail(over, e.len() as u64, 0.05);
-        if over as f64 >= 2.0 * expected && p < alpha {
+        let pooled = merge_sorted(&c, &e);
+        let cut = quantile(&pooled, 0.95);
+        let over_e = e.iter().filter(|&&v| v > cut).count() as u64;
+        let over = pooled.iter().filter(|&&v| v > cut).count() as u64;
+        let (n_all, n_e) = (pooled.len() as u64, e.len() as u64);
+        let expected = over as f64 * n_e as f64 / n_all as f64;
+        let p = hypergeometric_upper_tail(over_e, n_all, over, n_e);
+        if over_e as f64 >= 1.5 * expected && p < alpha / 2.0 {
             r.classification = Classification::High;
             r.test = TestKind::Tail;
             r.p_value = Some(p);
             r.critical_failure = a.critical;
             r.explanation = format!(
-                "canary's tail is heavier: {over} of {} values ({:.1}%) above the baseline's 95th percentile {} \
-                 (5% expected, p = {p:.2e}), though the median holds ({shift})",
-                e.len(),
-                100.0 * over as f64 / e.len() as f64,
-                num(p95)
+                "canary's tail is heavier: {over_e} of the {over} values above the pooled 95th percentile {} are \
+                 the canary's ({expected:.1} expected, p = {p:.2e}), though the median holds ({shift})",
+                num(cut)
             );
             return r;
         }
@@ -872,4 +921,32 @@ fn classify_counts(
 /// `a / b`, with `0 / 0` as 1 and `x / 0` as infinity.
 fn ratio(a: f64, b: f64) -> f64 {
     if b == 0.0 { if a == 0.0 { 1.0 } else { f64::INFINITY.copysign(a) } } else { a / b }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tails_of_discrete_distributions() {
+        // one marked item among ten, five drawn: it is drawn half the time
+        assert!((hypergeometric_upper_tail(1, 10, 1, 5) - 0.5).abs() < 1e-12);
+        // P(X >= 2), 20 items, 5 marked, 4 drawn = 1 - P(0) - P(1) = 1 - (1365 + 2275) / 4845
+        assert!((hypergeometric_upper_tail(2, 20, 5, 4) - (1.0 - 3640.0 / 4845.0)).abs() < 1e-12);
+        assert_eq!(hypergeometric_upper_tail(0, 20, 5, 4), 1.0);
+        assert_eq!(hypergeometric_upper_tail(6, 20, 5, 4), 0.0);
+        // Bin(10, 0.5): P(X >= 8) = 56 / 1024
+        assert!((binomial_upper_tail(8, 10, 0.5) - 56.0 / 1024.0).abs() < 1e-12);
+        assert_eq!(binomial_upper_tail(0, 10, 0.5), 1.0);
+    }
+
+    #[test]
+    fn sample_size_grows_with_noise_and_shrinks_with_effect() {
+        let c: Vec<f64> = (0..50).map(|i| 100.0 + f64::from(i % 10)).collect();
+        let n1 = needed_per_side(&c, &c, 100.0, 1.1, 0.02, 0.8).unwrap();
+        let n2 = needed_per_side(&c, &c, 100.0, 1.05, 0.02, 0.8).unwrap();
+        assert!(n2 > 3 * n1, "{n1} {n2}");
+        let flat = vec![5.0; 10];
+        assert_eq!(needed_per_side(&flat, &flat, 5.0, 1.1, 0.02, 0.8), None);
+    }
 }

@@ -1,0 +1,60 @@
+//! Canary judging (issue 6): 100 metrics of 10,000 samples per side through the default judge
+//! (Mann-Whitney with its interval, tail and power checks) and through Kayenta's rule alone;
+//! and one Mann-Whitney test with its interval at 10,000 per side.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use faultlens::verify::canary::{CanaryConfig, JudgeConfig, MetricSamples, judge};
+use faultlens::verify::stats::mann_whitney;
+
+/// A small seeded generator (xorshift), so the bench needs no extra dependency.
+fn noise(seed: u64, n: usize) -> Vec<f64> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // log-normal-ish latency around 0.1 s
+            0.1 * (((x >> 11) as f64 / (1u64 << 53) as f64) - 0.5).exp()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let metrics = 100;
+    let n = 10_000;
+    let config: CanaryConfig = serde_json::from_value(serde_json::json!({
+        "metrics": (0..metrics).map(|i| serde_json::json!({
+            "name": format!("m{i}"), "groups": [format!("g{}", i % 4)],
+            "analysisConfigurations": {"canary": {"direction": "increase", "effectSize": {"allowedIncrease": 1.1}}}
+        })).collect::<Vec<_>>()
+    }))
+    .unwrap();
+    let samples: BTreeMap<String, MetricSamples> = (0..metrics)
+        .map(|i| {
+            let shift = if i % 10 == 0 { 1.2 } else { 1.0 };
+            let experiment = noise(2 * i as u64 + 1, n).into_iter().map(|v| v * shift).collect();
+            (format!("m{i}"), MetricSamples { control: noise(2 * i as u64, n), experiment })
+        })
+        .collect();
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements((metrics * n * 2) as u64));
+    g.bench_function("judge/100 metrics x 10k per side", |b| {
+        b.iter(|| judge(&config, &samples, &JudgeConfig::default()).unwrap())
+    });
+    g.bench_function("judge/100 metrics x 10k per side, kayenta rule", |b| {
+        b.iter(|| judge(&config, &samples, &JudgeConfig::kayenta()).unwrap())
+    });
+    let (x, y) = (noise(1, n), noise(2, n));
+    g.throughput(Throughput::Elements((2 * n) as u64));
+    g.bench_function("mann_whitney/10k per side with interval", |b| b.iter(|| mann_whitney(&x, &y, 0.98).unwrap()));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
