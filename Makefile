@@ -17,10 +17,15 @@ demo:
 ## Install what the tests need, then run every check and test.
 test: deps fmt-check clippy doc-check doctest build-extra fuzz-build unit
 
-## Tools the tests need (idempotent; nothing to install today beyond the Rust toolchain).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+## Tools the tests need (idempotent): cargo-nextest, and promtool (Debian's prometheus package)
+## for the SLO rule tests.
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required"; exit 1; }
 	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
+	@command -v promtool >/dev/null || { echo "installing Debian's prometheus package (promtool)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@[ -d $(SHARED)/data ] || echo "NOTE: $(SHARED)/data is absent; checks on the shared benchmark data will be skipped"
 
 fmt:
@@ -34,7 +39,7 @@ clippy:
 
 ## Unit, integration and property tests (nextest); ends with a plain `N passed, N failed` line.
 unit:
-	$(CARGO) nextest run --workspace --lib --bins --tests --locked --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
+	FAULTLENS_REQUIRE_TOOLS=1 $(CARGO) nextest run --workspace --lib --bins --tests --locked --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
 	@grep -oE '[0-9]+ tests run: [0-9]+ passed' $(CARGO_TARGET_DIR)/nextest.log | tail -1 | awk '{print $$4 " passed, 0 failed"}'
 
 ## README and API examples.

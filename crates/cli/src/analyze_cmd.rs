@@ -30,9 +30,9 @@ pub(crate) struct AnalyzeArgs {
 impl From<faultlens::correlate::Error> for Failure {
     fn from(e: faultlens::correlate::Error) -> Self {
         match e {
-            faultlens::correlate::Error::Config { .. } => Self { code: 2, message: e.to_string() },
+            faultlens::correlate::Error::Config { .. } => Self { reported: false, code: 2, message: e.to_string() },
             faultlens::correlate::Error::Core(c) => c.into(),
-            other => Self { code: 3, message: other.to_string() },
+            other => Self { reported: false, code: 3, message: other.to_string() },
         }
     }
 }
@@ -46,10 +46,16 @@ pub(crate) fn report_of(bundle: &std::path::Path, config: &AnalyzeConfig) -> Res
 pub(crate) fn run(a: AnalyzeArgs, format: Format) -> Result<(), Failure> {
     let base = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| Failure { code: 3, message: format!("{}: {e}", p.display()) })?;
-            serde_json::from_str::<AnalyzeConfig>(&text)
-                .map_err(|e| Failure { code: 2, message: format!("{}: {e}", p.display()) })?
+            let text = std::fs::read_to_string(p).map_err(|e| Failure {
+                reported: false,
+                code: 3,
+                message: format!("{}: {e}", p.display()),
+            })?;
+            serde_json::from_str::<AnalyzeConfig>(&text).map_err(|e| Failure {
+                reported: false,
+                code: 2,
+                message: format!("{}: {e}", p.display()),
+            })?
         }
         None => AnalyzeConfig::default(),
     };
@@ -61,9 +67,11 @@ pub(crate) fn run(a: AnalyzeArgs, format: Format) -> Result<(), Failure> {
         Format::Text | Format::Markdown => report.to_markdown(),
     };
     match a.output {
-        Some(path) => {
-            std::fs::write(&path, text).map_err(|e| Failure { code: 3, message: format!("{}: {e}", path.display()) })
-        }
+        Some(path) => std::fs::write(&path, text).map_err(|e| Failure {
+            reported: false,
+            code: 3,
+            message: format!("{}: {e}", path.display()),
+        }),
         None => {
             print!("{text}");
             Ok(())

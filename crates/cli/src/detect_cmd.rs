@@ -62,7 +62,7 @@ pub(crate) enum DetectAction {
 }
 
 fn fail(code: u8, message: String) -> Failure {
-    Failure { code, message }
+    Failure { reported: false, code, message }
 }
 
 pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {

@@ -40,16 +40,20 @@ pub(crate) struct JudgeArgs {
 
 impl From<JudgeError> for Failure {
     fn from(e: JudgeError) -> Self {
-        Self { code: 3, message: e.to_string() }
+        Self { reported: false, code: 3, message: e.to_string() }
     }
 }
 
 fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure { code: 3, message: format!("{}: {e}", path.display()) })
+    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
 }
 
 fn json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, Failure> {
-    serde_json::from_slice(&read(path)?).map_err(|e| Failure { code: 3, message: format!("{}: {e}", path.display()) })
+    serde_json::from_slice(&read(path)?).map_err(|e| Failure {
+        reported: false,
+        code: 3,
+        message: format!("{}: {e}", path.display()),
+    })
 }
 
 pub(crate) fn run(a: JudgeArgs, format: Format) -> Result<(), Failure> {
@@ -78,9 +82,9 @@ pub(crate) fn run(a: JudgeArgs, format: Format) -> Result<(), Failure> {
     match result.verdict {
         CanaryVerdict::Pass => Ok(()),
         CanaryVerdict::Marginal | CanaryVerdict::Fail => {
-            Err(Failure { code: 1, message: format!("canary {}", verdict_word(result.verdict)) })
+            Err(Failure::verdict(1, format!("canary {}", verdict_word(result.verdict))))
         }
-        CanaryVerdict::Insufficient => Err(Failure { code: 2, message: "canary data insufficient".into() }),
+        CanaryVerdict::Insufficient => Err(Failure::verdict(2, "canary data insufficient")),
     }
 }
 

@@ -43,7 +43,7 @@ pub(crate) enum LogsAction {
 }
 
 fn fail(code: u8, message: String) -> Failure {
-    Failure { code, message }
+    Failure { reported: false, code, message }
 }
 
 pub(crate) fn run(action: LogsAction, format: Format) -> Result<(), Failure> {

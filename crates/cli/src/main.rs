@@ -11,6 +11,7 @@ mod judge_cmd;
 mod logs_cmd;
 mod output;
 mod sim_cmd;
+mod slo_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +66,11 @@ enum Command {
     /// Judge a canary against its baseline with a Kayenta canary config (exit 0 pass, 1 marginal
     /// or fail, 2 insufficient data).
     Judge(judge_cmd::JudgeArgs),
+    /// SLOs: Prometheus rules in Sloth's naming, error budget, burn-rate alerts.
+    Slo {
+        #[command(subcommand)]
+        action: slo_cmd::SloAction,
+    },
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
     /// Run the analysis on the bundled demo incident and print a readable summary.
@@ -81,6 +87,16 @@ enum Command {
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
+    /// The command already printed its result (a verdict carried by the exit code): the
+    /// message goes to standard error only, so JSON output stays one document.
+    pub(crate) reported: bool,
+}
+
+impl Failure {
+    /// A verdict whose result is already printed.
+    pub(crate) fn verdict(code: u8, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), reported: true }
+    }
 }
 
 impl From<faultlens::core::Error> for Failure {
@@ -90,16 +106,16 @@ impl From<faultlens::core::Error> for Failure {
             ErrorKind::InvalidManifest | ErrorKind::InvalidSource | ErrorKind::IntegrityMismatch => 1,
             _ => 3,
         };
-        Self { code, message: e.to_string() }
+        Self { reported: false, code, message: e.to_string() }
     }
 }
 
 impl From<faultlens::sim::Error> for Failure {
     fn from(e: faultlens::sim::Error) -> Self {
         match e {
-            faultlens::sim::Error::InvalidConfig { .. } => Self { code: 2, message: e.to_string() },
+            faultlens::sim::Error::InvalidConfig { .. } => Self { reported: false, code: 2, message: e.to_string() },
             faultlens::sim::Error::Bundle(b) => b.into(),
-            other => Self { code: 3, message: other.to_string() },
+            other => Self { reported: false, code: 3, message: other.to_string() },
         }
     }
 }
@@ -112,13 +128,14 @@ fn main() -> ExitCode {
         Command::Logs { action } => logs_cmd::run(action, cli.format),
         Command::Analyze(args) => analyze_cmd::run(args, cli.format),
         Command::Judge(args) => judge_cmd::run(args, cli.format),
+        Command::Slo { action } => slo_cmd::run(action, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            if cli.format == Format::Json {
+            if cli.format == Format::Json && !f.reported {
                 println!("{}", serde_json::json!({"ok": false, "exit_code": f.code, "error": f.message}));
             } else {
                 eprintln!("error: {}", f.message);

@@ -6,7 +6,8 @@ use crate::Failure;
 
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn json<T: Serialize>(v: &T) -> Result<(), Failure> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Failure { code: 3, message: e.to_string() })?;
+    let s =
+        serde_json::to_string_pretty(v).map_err(|e| Failure { reported: false, code: 3, message: e.to_string() })?;
     println!("{s}");
     Ok(())
 }

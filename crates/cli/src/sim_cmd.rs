@@ -68,7 +68,11 @@ enum SimSub {
 
 pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
     if let Some(SimSub::Suite { count, seed, out }) = a.suite {
-        std::fs::create_dir_all(&out).map_err(|e| Failure { code: 3, message: format!("{}: {e}", out.display()) })?;
+        std::fs::create_dir_all(&out).map_err(|e| Failure {
+            reported: false,
+            code: 3,
+            message: format!("{}: {e}", out.display()),
+        })?;
         let bar = ProgressBar::new(count as u64);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} bundles {elapsed}")
@@ -84,7 +88,7 @@ pub(crate) fn run(a: SimArgs, format: Format) -> Result<(), Failure> {
             }
         };
     }
-    let out = a.out.ok_or_else(|| Failure { code: 2, message: "--out DIR is required".into() })?;
+    let out = a.out.ok_or_else(|| Failure { reported: false, code: 2, message: "--out DIR is required".into() })?;
     let config = SimConfig::default()
         .with_seed(a.seed)
         .with_scenario(Scenario::parse(&a.scenario)?)

@@ -323,3 +323,36 @@ fn judge_exit_codes_follow_the_verdict() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("line 3") && err.contains("http_errors"), "{err}");
 }
+
+#[test]
+fn slo_rules_budget_and_burn() {
+    let dir = repo().join("examples/slo");
+    let slos = dir.join("checkout.json");
+    let events = dir.join("events.csv");
+    let (s, e) = (slos.to_str().unwrap(), events.to_str().unwrap());
+    let rules = ok(&["slo", "rules", s]);
+    assert!(rules.contains("slo:sli_error:ratio_rate5m") && rules.contains("alert: CheckoutRequestsAvailabilityPage"));
+    // the last half hour is an outage: the fast page pair fires
+    let o = faultlens(&["--format", "json", "slo", "burn", s, "--events", e]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "page");
+    assert_eq!(v["checks"][0]["firing"], true);
+    // before the data covers three days, the verdict is insufficient, never ok
+    let o = faultlens(&["slo", "burn", s, "--events", e, "--at", "2026-11-15T12:00:00Z"]);
+    assert_eq!(o.status.code(), Some(2));
+    // four days of events do not cover a 30-day budget
+    let o = faultlens(&["--format", "json", "slo", "budget", s, "--events", e]);
+    assert_eq!(o.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["covered"], false);
+    assert!(v["remaining"].as_f64().unwrap() < 1.0);
+    // a malformed events file names its line and column
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, "timestamp,total,bad\n1794528060,100,1\n1794528120,lots,1\n").unwrap();
+    let o = faultlens(&["slo", "burn", s, "--events", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 3") && err.contains("total"), "{err}");
+}

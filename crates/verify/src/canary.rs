@@ -353,17 +353,8 @@ pub enum JudgeError {
     #[error("canary config: {0}")]
     Config(String),
     /// A samples file could not be read.
-    #[error("{file}: line {line}, field `{field}`: {message}")]
-    Input {
-        /// The file.
-        file: String,
-        /// 1-based line.
-        line: u64,
-        /// Column or part of the row.
-        field: String,
-        /// What is wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Input(#[from] crate::samples::InputError),
 }
 
 /// A metric's classification.

@@ -3,11 +3,14 @@
 //! - [`canary`]: the canary judge, reading Kayenta canary configs, with Kayenta's classification
 //!   and scoring plus explicit Insufficient data, counter, tail and plain-words explanations.
 //! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
+//! - [`slo`]: error budgets, burn rates, multi-window multi-burn-rate evaluation and
+//!   Prometheus rules in Sloth's naming.
 //! - [`stats`]: the Mann-Whitney test with the Hodges-Lehmann-style shift estimate and its
 //!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
 
 pub mod canary;
 pub mod samples;
+pub mod slo;
 pub mod stats;
 
 pub use canary::{

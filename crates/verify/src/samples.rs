@@ -12,17 +12,35 @@ use std::collections::BTreeMap;
 
 use crate::canary::{JudgeError, MetricSamples};
 
+/// A line of an input file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: line {line}, field `{field}`: {message}")]
+pub struct InputError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// The column, or the part of the row.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl InputError {
+    /// An error at `line` and `field` of `file`.
+    #[must_use]
+    pub fn new(file: &str, line: u64, field: &str, message: impl Into<String>) -> Self {
+        Self { file: file.to_string(), line, field: field.to_string(), message: message.into() }
+    }
+}
+
 /// Metric name to values, from one CSV file.
 ///
 /// # Errors
 /// [`JudgeError::Input`] for malformed CSV, a missing header, or a value that is not a number.
 pub fn read_csv(source: &str, bytes: &[u8]) -> Result<BTreeMap<String, Vec<f64>>, JudgeError> {
-    let err = |line: u64, field: &str, message: String| JudgeError::Input {
-        file: source.to_string(),
-        line,
-        field: field.to_string(),
-        message,
-    };
+    let err =
+        |line: u64, field: &str, message: String| JudgeError::Input(InputError::new(source, line, field, message));
     let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(bytes);
     let header: Vec<String> =
         reader.headers().map_err(|e| err(1, "header", e.to_string()))?.iter().map(str::to_string).collect();
