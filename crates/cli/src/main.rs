@@ -12,6 +12,7 @@ mod logs_cmd;
 mod output;
 mod sim_cmd;
 mod slo_cmd;
+mod verify_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,6 +67,9 @@ enum Command {
     /// Judge a canary against its baseline with a Kayenta canary config (exit 0 pass, 1 marginal
     /// or fail, 2 insufficient data).
     Judge(judge_cmd::JudgeArgs),
+    /// Verify a change of a bundle: before against after, new version against old (exit 0
+    /// promote, 1 roll back, 2 hold).
+    Verify(verify_cmd::VerifyArgs),
     /// SLOs: Prometheus rules in Sloth's naming, error budget, burn-rate alerts.
     Slo {
         #[command(subcommand)]
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze_cmd::run(args, cli.format),
         Command::Judge(args) => judge_cmd::run(args, cli.format),
         Command::Slo { action } => slo_cmd::run(action, cli.format),
+        Command::Verify(args) => verify_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -356,3 +356,23 @@ fn slo_rules_budget_and_burn() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("line 3") && err.contains("total"), "{err}");
 }
+
+#[test]
+fn verify_decides_on_the_demo_bundles_changes() {
+    let bundle = repo().join("examples/bundles/bad-deploy");
+    let b = bundle.to_str().unwrap();
+    // the guilty deploy: roll back, with evidence
+    let o = faultlens(&["--format", "json", "verify", b, "--change", "argocd:billing:1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["decision"], "rollback");
+    assert!(!v["evidence"].as_array().unwrap().is_empty());
+    // the flag flipped before it: its window stops at the deploy, too short to promote
+    let o = faultlens(&["verify", b, "--change", "config:reviews:3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("stops at"));
+    // the innocent latest deploy of the other demo: promote
+    let other = repo().join("examples/bundles/innocent-latest-change");
+    ok(&["verify", other.to_str().unwrap(), "--change", "argocd:notifications:1"]);
+    assert_eq!(faultlens(&["verify", b, "--change", "nope"]).status.code(), Some(2));
+}

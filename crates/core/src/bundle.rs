@@ -361,6 +361,25 @@ pub struct IncidentData {
 }
 
 impl IncidentData {
+    /// Data for `incident` with nothing decoded yet, for building incidents in code (tests,
+    /// other telemetry stores) and filling the fields in.
+    #[must_use]
+    pub fn new(incident: Incident) -> Self {
+        Self {
+            incident,
+            series: Vec::new(),
+            series_source: Vec::new(),
+            logs: Vec::new(),
+            changes: Vec::new(),
+            change_source: Vec::new(),
+            topology: Topology::new(),
+            alerts: Vec::new(),
+            knowledge: Vec::new(),
+            policies: Vec::new(),
+            sources: Vec::new(),
+        }
+    }
+
     /// The source a series came from.
     #[must_use]
     pub fn series_source(&self, series_index: usize) -> Option<&SourceSummary> {
@@ -545,19 +564,7 @@ impl Bundle {
     /// The first source that fails to decode, as [`Error::Decode`] naming it; [`Error::Io`] or
     /// [`Error::SourceTooLarge`] for unreadable files.
     pub fn decode(&self) -> Result<IncidentData> {
-        let mut data = IncidentData {
-            incident: self.incident(),
-            series: Vec::new(),
-            series_source: Vec::new(),
-            logs: Vec::new(),
-            changes: Vec::new(),
-            change_source: Vec::new(),
-            topology: Topology::new(),
-            alerts: Vec::new(),
-            knowledge: Vec::new(),
-            policies: Vec::new(),
-            sources: Vec::new(),
-        };
+        let mut data = IncidentData::new(self.incident());
         for (si, spec) in self.manifest.sources.iter().enumerate() {
             let mut report = DecodeReport::default();
             let is_dir = self.resolve(&spec.path)?.is_dir();

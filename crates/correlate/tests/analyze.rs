@@ -103,25 +103,15 @@ fn leaving_changes_out_gives_no_change_hypothesis() {
 fn incident(series: Vec<MetricSeries>, changes: Vec<ChangeEvent>, topology: Topology) -> IncidentData {
     let t0 = Timestamp::from_millis(0);
     let det = Timestamp::from_millis(100 * 60_000);
-    IncidentData {
-        incident: Incident {
-            id: "t".into(),
-            title: None,
-            detected_at: det,
-            window: TimeRange::new(t0, Timestamp::from_millis(130 * 60_000)).unwrap(),
-            services: vec!["web".into()],
-        },
-        series,
-        series_source: Vec::new(),
-        logs: Vec::new(),
-        change_source: Vec::new(),
-        changes,
-        topology,
-        alerts: Vec::new(),
-        knowledge: Vec::new(),
-        policies: Vec::new(),
-        sources: Vec::new(),
-    }
+    let mut data = IncidentData::new(Incident {
+        id: "t".into(),
+        title: None,
+        detected_at: det,
+        window: TimeRange::new(t0, Timestamp::from_millis(130 * 60_000)).unwrap(),
+        services: vec!["web".into()],
+    });
+    (data.series, data.changes, data.topology) = (series, changes, topology);
+    data
 }
 
 fn series(name: &str, service: &str, f: impl Fn(i64) -> f64) -> MetricSeries {

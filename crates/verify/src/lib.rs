@@ -2,6 +2,8 @@
 //!
 //! - [`canary`]: the canary judge, reading Kayenta canary configs, with Kayenta's classification
 //!   and scoring plus explicit Insufficient data, counter, tail and plain-words explanations.
+//! - [`postchange`]: post-change verification of a bundle's change (before and after, canary and
+//!   baseline by version), deciding promote, hold or roll back with evidence.
 //! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
 //! - [`slo`]: error budgets, burn rates, multi-window multi-burn-rate evaluation and
 //!   Prometheus rules in Sloth's naming.
@@ -9,6 +11,7 @@
 //!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
 
 pub mod canary;
+pub mod postchange;
 pub mod samples;
 pub mod slo;
 pub mod stats;
