@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use faultlens::core::Timestamp;
 use faultlens::verify::canary::{CanaryConfig, JudgeConfig, MetricSamples, judge};
+use faultlens::verify::dora::{Deployment, IncidentRecord, TierTable, dora};
 use faultlens::verify::stats::mann_whitney;
 
 /// A small seeded generator (xorshift), so the bench needs no extra dependency.
@@ -53,6 +55,29 @@ fn bench(c: &mut Criterion) {
     let (x, y) = (noise(1, n), noise(2, n));
     g.throughput(Throughput::Elements((2 * n) as u64));
     g.bench_function("mann_whitney/10k per side with interval", |b| b.iter(|| mann_whitney(&x, &y, 0.98).unwrap()));
+    // DORA over a million deployments (one a minute for two years) and 20,000 incidents
+    let deployments: Vec<Deployment> = (0..1_000_000i64)
+        .map(|i| Deployment {
+            id: format!("d{i}"),
+            service: format!("s{}", i % 50),
+            deployed_at: Timestamp::from_millis(1_700_000_000_000 + i * 60_000),
+            commit_at: Some(Timestamp::from_millis(1_700_000_000_000 + i * 60_000 - (i % 97) * 3_600_000)),
+            failed: i % 101 == 0,
+        })
+        .collect();
+    let incidents: Vec<IncidentRecord> = (0..20_000i64)
+        .map(|i| IncidentRecord {
+            id: format!("i{i}"),
+            started_at: Timestamp::from_millis(1_700_000_000_000 + i * 50 * 60_000),
+            resolved_at: Some(Timestamp::from_millis(1_700_000_000_000 + i * 50 * 60_000 + (i % 13 + 1) * 600_000)),
+            change_id: Some(format!("d{}", i * 50)),
+        })
+        .collect();
+    let table = TierTable::of_year(2024).unwrap();
+    g.throughput(Throughput::Elements(deployments.len() as u64));
+    g.bench_function("dora/1M deployments, 20k incidents", |b| {
+        b.iter(|| dora(&deployments, &incidents, None, Some(&table)))
+    });
     g.finish();
 }
 

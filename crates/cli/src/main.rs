@@ -7,6 +7,7 @@ mod analyze_cmd;
 mod bundle_cmd;
 mod demo;
 mod detect_cmd;
+mod dora_cmd;
 mod judge_cmd;
 mod logs_cmd;
 mod output;
@@ -70,6 +71,8 @@ enum Command {
     /// Verify a change of a bundle: before against after, new version against old (exit 0
     /// promote, 1 roll back, 2 hold).
     Verify(verify_cmd::VerifyArgs),
+    /// DORA's four keys from deployments and incidents, with their tiers.
+    Dora(dora_cmd::DoraArgs),
     /// SLOs: Prometheus rules in Sloth's naming, error budget, burn-rate alerts.
     Slo {
         #[command(subcommand)]
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze_cmd::run(args, cli.format),
         Command::Judge(args) => judge_cmd::run(args, cli.format),
         Command::Slo { action } => slo_cmd::run(action, cli.format),
+        Command::Dora(args) => dora_cmd::run(args, cli.format),
         Command::Verify(args) => verify_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),

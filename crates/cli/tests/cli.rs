@@ -376,3 +376,26 @@ fn verify_decides_on_the_demo_bundles_changes() {
     ok(&["verify", other.to_str().unwrap(), "--change", "argocd:notifications:1"]);
     assert_eq!(faultlens(&["verify", b, "--change", "nope"]).status.code(), Some(2));
 }
+
+#[test]
+fn dora_reports_the_four_keys_with_tiers() {
+    let dir = repo().join("examples/dora");
+    let (d, i) = (dir.join("deployments.csv"), dir.join("incidents.csv"));
+    let out = ok(&["--format", "json", "dora", d.to_str().unwrap(), i.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["deployments"], 152);
+    assert_eq!(v["tiers"]["table_year"], 2024);
+    assert!(v["change_failure_rate"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["open_incidents"], 1);
+    // an unknown table year is a usage error; a bad file names its line
+    assert_eq!(
+        faultlens(&["dora", d.to_str().unwrap(), i.to_str().unwrap(), "--tiers", "2019"]).status.code(),
+        Some(2)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("d.csv");
+    std::fs::write(&bad, "id,deployed_at\na,2026-11-01T00:00:00Z\nb,soon\n").unwrap();
+    let o = faultlens(&["dora", bad.to_str().unwrap(), i.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("line 3"));
+}

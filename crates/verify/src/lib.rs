@@ -2,6 +2,7 @@
 //!
 //! - [`canary`]: the canary judge, reading Kayenta canary configs, with Kayenta's classification
 //!   and scoring plus explicit Insufficient data, counter, tail and plain-words explanations.
+//! - [`dora`]: DORA's four keys from deployments and incidents, placed in versioned tier tables.
 //! - [`postchange`]: post-change verification of a bundle's change (before and after, canary and
 //!   baseline by version), deciding promote, hold or roll back with evidence.
 //! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
@@ -11,6 +12,7 @@
 //!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
 
 pub mod canary;
+pub mod dora;
 pub mod postchange;
 pub mod samples;
 pub mod slo;

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use faultlens_core::Timestamp;
+
 use crate::canary::{JudgeError, MetricSamples};
 
 /// A line of an input file that could not be read.
@@ -93,6 +95,69 @@ pub fn pair(
         out.entry(name).or_default().experiment = experiment;
     }
     out
+}
+
+/// One CSV row with its header, for field access with located errors.
+pub(crate) struct Row<'a> {
+    source: &'a str,
+    line: u64,
+    header: &'a [String],
+    record: &'a csv::StringRecord,
+}
+
+impl Row<'_> {
+    pub(crate) fn err(&self, field: &str, message: String) -> InputError {
+        InputError::new(self.source, self.line, field, message)
+    }
+
+    pub(crate) fn opt(&self, name: &str) -> Option<&str> {
+        let i = self.header.iter().position(|h| h.eq_ignore_ascii_case(name))?;
+        self.record.get(i)
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Result<&str, InputError> {
+        self.opt(name).filter(|s| !s.is_empty()).ok_or_else(|| self.err(name, "empty".into()))
+    }
+
+    pub(crate) fn time(&self, name: &str) -> Result<Timestamp, InputError> {
+        let s = self.text(name)?;
+        Timestamp::parse_lenient(s).ok_or_else(|| self.err(name, format!("`{s}` is not a time")))
+    }
+
+    pub(crate) fn opt_time(&self, name: &str) -> Result<Option<Timestamp>, InputError> {
+        match self.opt(name) {
+            None | Some("") => Ok(None),
+            Some(_) => self.time(name).map(Some),
+        }
+    }
+}
+
+/// Reads a CSV file row by row: checks the `required` columns, then `parse`s each row.
+pub(crate) fn read_rows<T>(
+    source: &str,
+    bytes: &[u8],
+    required: &[&str],
+    mut parse: impl FnMut(&Row<'_>) -> Result<T, InputError>,
+) -> Result<Vec<T>, InputError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| InputError::new(source, 1, "header", e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    for r in required {
+        if !header.iter().any(|h| h.eq_ignore_ascii_case(r)) {
+            return Err(InputError::new(source, 1, r, "missing column"));
+        }
+    }
+    let mut out = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| InputError::new(source, line, "row", e.to_string()))?;
+        out.push(parse(&Row { source, line, header: &header, record: &record })?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -51,28 +51,14 @@ pub enum SloError {
 /// [`SloError::Input`] naming the line and column of a missing column, an unreadable
 /// timestamp or a count that is not a number; [`SloError::Events`] for a repeated timestamp.
 pub fn read_events_csv(source: &str, bytes: &[u8]) -> Result<Events, SloError> {
-    let err = |line: u64, field: &str, message: String| {
-        SloError::Input(crate::samples::InputError::new(source, line, field, message))
-    };
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(bytes);
-    let header: Vec<String> =
-        reader.headers().map_err(|e| err(1, "header", e.to_string()))?.iter().map(str::to_string).collect();
-    let col = |name: &str| {
-        header.iter().position(|h| h.eq_ignore_ascii_case(name)).ok_or_else(|| err(1, name, "missing column".into()))
-    };
-    let (tc, nc, bc) = (col("timestamp")?, col("total")?, col("bad")?);
-    let mut rows: Vec<(i64, f64, f64)> = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i as u64 + 2;
-        let r = record.map_err(|e| err(line, "row", e.to_string()))?;
-        let cell = |c: usize| r.get(c).unwrap_or_default();
-        let t = faultlens_core::Timestamp::parse_lenient(cell(tc))
-            .ok_or_else(|| err(line, "timestamp", format!("`{}` is not a time", cell(tc))))?;
-        let num = |c: usize, field: &str| {
-            cell(c).parse::<f64>().map_err(|_| err(line, field, format!("`{}` is not a number", cell(c))))
-        };
-        rows.push((t.as_millis(), num(nc, "total")?, num(bc, "bad")?));
-    }
+    let mut rows: Vec<(i64, f64, f64)> =
+        crate::samples::read_rows(source, bytes, &["timestamp", "total", "bad"], |row| {
+            let num = |field: &str| {
+                let cell = row.text(field)?;
+                cell.parse::<f64>().map_err(|_| row.err(field, format!("`{cell}` is not a number")))
+            };
+            Ok((row.time("timestamp")?.as_millis(), num("total")?, num("bad")?))
+        })?;
     rows.sort_by_key(|r| r.0);
     if let Some(w) = rows.windows(2).find(|w| w.first().map(|a| a.0) == w.get(1).map(|b| b.0)) {
         let t = w.first().map_or(0, |a| a.0);

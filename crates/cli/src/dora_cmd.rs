@@ -1,0 +1,119 @@
+//! `faultlens dora DEPLOYMENTS.csv INCIDENTS.csv`: DORA's four keys and their tiers.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use faultlens::core::{TimeRange, Timestamp};
+use faultlens::verify::dora::{DoraReport, TierTable, dora, read_deployments_csv, read_incidents_csv};
+use faultlens::verify::samples::InputError;
+
+use crate::{Failure, Format};
+
+/// Arguments of `faultlens dora`.
+#[derive(Debug, Args)]
+pub(crate) struct DoraArgs {
+    /// Deployments: CSV with `id,deployed_at` and optionally `service,commit_at,failed`.
+    deployments: PathBuf,
+    /// Incidents: CSV with `id,started_at` and optionally `resolved_at,change_id`.
+    incidents: PathBuf,
+    /// Tier table by report year.
+    #[arg(long, default_value_t = 2024)]
+    tiers: u16,
+    /// Start of the period (default: the first deployment).
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the period (default: the last deployment).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl From<InputError> for Failure {
+    fn from(e: InputError) -> Self {
+        Self { reported: false, code: 3, message: e.to_string() }
+    }
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
+}
+
+fn time(flag: &str, s: &str) -> Result<Timestamp, Failure> {
+    Timestamp::parse_lenient(s).ok_or_else(|| Failure {
+        reported: false,
+        code: 2,
+        message: format!("--{flag}: `{s}` is not a time"),
+    })
+}
+
+pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
+    let deployments = read_deployments_csv(&a.deployments.display().to_string(), &read(&a.deployments)?)?;
+    let incidents = read_incidents_csv(&a.incidents.display().to_string(), &read(&a.incidents)?)?;
+    let table = TierTable::of_year(a.tiers).ok_or_else(|| Failure {
+        reported: false,
+        code: 2,
+        message: format!(
+            "no built-in tier table for {}; built in: {}",
+            a.tiers,
+            TierTable::builtin().iter().map(|t| t.year.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    let period = match (&a.from, &a.to) {
+        (None, None) => None,
+        (from, to) => {
+            let start = from.as_deref().map(|s| time("from", s)).transpose()?;
+            let end = to.as_deref().map(|s| time("to", s)).transpose()?;
+            let first = deployments.iter().map(|d| d.deployed_at).min();
+            let last = deployments.iter().map(|d| d.deployed_at).max();
+            let (Some(start), Some(end)) = (start.or(first), end.or(last)) else {
+                return Err(Failure {
+                    reported: false,
+                    code: 2,
+                    message: "no deployments to take the period from".into(),
+                });
+            };
+            Some(TimeRange::new(start, end).map_err(|e| Failure {
+                reported: false,
+                code: 2,
+                message: e.to_string(),
+            })?)
+        }
+    };
+    let r = dora(&deployments, &incidents, period, Some(&table));
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
+        Format::Text | Format::Markdown => print!("{}", text(&r)),
+    }
+    Ok(())
+}
+
+fn text(r: &DoraReport) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let t = r.tiers.as_ref();
+    let tier = |x: Option<&Option<String>>| x.and_then(|v| v.clone()).unwrap_or_else(|| "-".into());
+    let num = |v: Option<f64>, unit: &str| v.map_or_else(|| "unknown".to_string(), |v| format!("{v:.2} {unit}"));
+    let _ = writeln!(o, "period {} to {}: {} deployments", r.period.start, r.period.end, r.deployments);
+    let year = t.map_or(0, |t| t.table_year);
+    let _ = writeln!(o, "{:<24} {:>18}  tier ({year} table)", "metric", "value");
+    let rows = [
+        (
+            "deployment frequency",
+            num(r.deployment_frequency_per_day, "per day"),
+            tier(t.map(|t| &t.deployment_frequency)),
+        ),
+        ("lead time (median)", num(r.lead_time_median_hours, "hours"), tier(t.map(|t| &t.lead_time))),
+        (
+            "change failure rate",
+            num(r.change_failure_rate.map(|c| 100.0 * c), "%"),
+            tier(t.map(|t| &t.change_failure_rate)),
+        ),
+        ("time to restore (median)", num(r.time_to_restore_median_hours, "hours"), tier(t.map(|t| &t.time_to_restore))),
+    ];
+    for (name, value, tier) in rows {
+        let _ = writeln!(o, "{name:<24} {value:>18}  {tier}");
+    }
+    for n in &r.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
+}

@@ -1,0 +1,382 @@
+//! DORA's four keys from deployments and incidents: deployment frequency, lead time for
+//! changes (median commit-to-deploy), change failure rate (deployments linked to an incident,
+//! or marked failed, over all deployments) and time to restore (median incident start to
+//! resolution), with the performance tiers of a published table.
+//!
+//! Tier tables are data, versioned by the year of the report they come from
+//! ([`TierTable::builtin`]); a team is placed, per metric, in the best tier whose bound it meets.
+//! Only the 2024 table is built in today; others can be loaded with [`TierTable`]'s serde form.
+//!
+//! A metric that cannot be computed (no commit times, no deployments, no resolved incidents)
+//! is `None` with a reason, never zero.
+
+use std::collections::BTreeSet;
+
+use faultlens_core::{TimeRange, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::samples::{InputError, read_rows};
+
+const HOUR_MS: f64 = 3_600_000.0;
+const DAY_MS: f64 = 24.0 * HOUR_MS;
+
+/// One deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Id, as incidents refer to it.
+    pub id: String,
+    /// The service deployed.
+    #[serde(default)]
+    pub service: String,
+    /// When it reached production.
+    pub deployed_at: Timestamp,
+    /// When its (oldest) change was committed, for lead time.
+    #[serde(default)]
+    pub commit_at: Option<Timestamp>,
+    /// Marked failed at the source (rolled back, hotfixed), whether or not an incident names it.
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// One production incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRecord {
+    /// Id.
+    pub id: String,
+    /// When service degraded.
+    pub started_at: Timestamp,
+    /// When it was restored (`None`: still open).
+    #[serde(default)]
+    pub resolved_at: Option<Timestamp>,
+    /// The deployment that caused it, when known.
+    #[serde(default)]
+    pub change_id: Option<String>,
+}
+
+/// A performance tier's bounds. A metric meets a bound when it is at least the minimum
+/// frequency, or at most the maximum duration or rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tier {
+    /// `elite`, `high`, `medium`, `low`.
+    pub name: String,
+    /// Fewest deployments per day.
+    pub min_deploys_per_day: f64,
+    /// Longest median lead time, in hours.
+    pub max_lead_time_hours: f64,
+    /// Highest change failure rate.
+    pub max_change_failure_rate: f64,
+    /// Longest median time to restore, in hours.
+    pub max_restore_hours: f64,
+}
+
+/// A versioned tier table, best tier first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierTable {
+    /// The report's year.
+    pub year: u16,
+    /// The report.
+    pub source: String,
+    /// How the published ranges were turned into bounds.
+    pub notes: String,
+    /// Tiers, best first.
+    pub tiers: Vec<Tier>,
+}
+
+impl TierTable {
+    /// The built-in tables (today: 2024).
+    #[must_use]
+    pub fn builtin() -> Vec<Self> {
+        let tier = |name: &str, f: f64, lt: f64, cfr: f64, r: f64| Tier {
+            name: name.into(),
+            min_deploys_per_day: f,
+            max_lead_time_hours: lt,
+            max_change_failure_rate: cfr,
+            max_restore_hours: r,
+        };
+        vec![Self {
+            year: 2024,
+            source: "Accelerate State of DevOps Report 2024 (DORA), software delivery performance levels".into(),
+            notes: "on demand = at least daily; once per week = 1/7 per day; once per month = 1/30; once every six \
+                    months = 1/182. Ranges become their upper bounds. Each tier's failure rate is the published \
+                    typical rate; the low tier takes whatever the others do not."
+                .into(),
+            tiers: vec![
+                tier("elite", 1.0, 24.0, 0.05, 1.0),
+                tier("high", 1.0 / 7.0, 7.0 * 24.0, 0.20, 24.0),
+                tier("medium", 1.0 / 30.0, 30.0 * 24.0, 0.10, 24.0),
+                tier("low", 0.0, f64::INFINITY, 1.0, f64::INFINITY),
+            ],
+        }]
+    }
+
+    /// The built-in table of `year`.
+    #[must_use]
+    pub fn of_year(year: u16) -> Option<Self> {
+        Self::builtin().into_iter().find(|t| t.year == year)
+    }
+}
+
+/// The four keys over a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoraReport {
+    /// The period measured.
+    pub period: TimeRange,
+    /// Deployments in it.
+    pub deployments: usize,
+    /// Deployments per day.
+    pub deployment_frequency_per_day: Option<f64>,
+    /// Share of days with at least one deployment.
+    pub days_with_deploys: Option<f64>,
+    /// Median commit-to-deploy time, in hours.
+    pub lead_time_median_hours: Option<f64>,
+    /// Deployments with a commit time.
+    pub lead_time_samples: usize,
+    /// Failed deployments over deployments.
+    pub change_failure_rate: Option<f64>,
+    /// Failed deployments.
+    pub failed_deployments: usize,
+    /// Median time to restore, in hours.
+    pub time_to_restore_median_hours: Option<f64>,
+    /// Incidents restored in the period.
+    pub restored_incidents: usize,
+    /// Incidents still open.
+    pub open_incidents: usize,
+    /// The tier of each metric, when a table was given.
+    pub tiers: Option<TierPlacement>,
+    /// What could not be computed, and why.
+    pub notes: Vec<String>,
+}
+
+/// Per-metric tiers from one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierPlacement {
+    /// The table's year.
+    pub table_year: u16,
+    /// Deployment frequency's tier.
+    pub deployment_frequency: Option<String>,
+    /// Lead time's tier.
+    pub lead_time: Option<String>,
+    /// Change failure rate's tier.
+    pub change_failure_rate: Option<String>,
+    /// Time to restore's tier.
+    pub time_to_restore: Option<String>,
+}
+
+/// Median of a non-empty slice (reordered), the mean of the middle two for even lengths.
+fn median(v: &mut [f64]) -> Option<f64> {
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        return Some(hi);
+    }
+    let lo = v.get(..n / 2)?.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(0.5 * (lo + hi))
+}
+
+/// Computes the four keys over `period` (default: from the first to the last deployment,
+/// at least one day), placed in `table`'s tiers when given.
+#[must_use]
+pub fn dora(
+    deployments: &[Deployment],
+    incidents: &[IncidentRecord],
+    period: Option<TimeRange>,
+    table: Option<&TierTable>,
+) -> DoraReport {
+    let mut notes = Vec::new();
+    let period = period.unwrap_or_else(|| {
+        let first = deployments.iter().map(|d| d.deployed_at).min().unwrap_or(Timestamp::from_millis(0));
+        let last = deployments.iter().map(|d| d.deployed_at).max().unwrap_or(first);
+        TimeRange { start: first, end: last.max(first.add_millis(DAY_MS as i64)) }
+    });
+    let in_period = |t: Timestamp| t >= period.start && t <= period.end;
+    let deps: Vec<&Deployment> = deployments.iter().filter(|d| in_period(d.deployed_at)).collect();
+    let days = (period.end.as_millis() - period.start.as_millis()) as f64 / DAY_MS;
+    let n = deps.len();
+    let frequency = (days > 0.0).then(|| n as f64 / days);
+    let deploy_days: BTreeSet<i64> = deps.iter().map(|d| d.deployed_at.as_millis().div_euclid(DAY_MS as i64)).collect();
+    let days_with = (days >= 1.0).then(|| (deploy_days.len() as f64 / days.ceil()).min(1.0));
+    let mut leads: Vec<f64> = deps
+        .iter()
+        .filter_map(|d| d.commit_at.map(|c| (d.deployed_at.as_millis() - c.as_millis()) as f64 / HOUR_MS))
+        .filter(|h| *h >= 0.0)
+        .collect();
+    let lead_samples = leads.len();
+    if lead_samples == 0 && n > 0 {
+        notes.push("no deployment carries a commit time: lead time for changes is unknown".into());
+    }
+    let lead = median(&mut leads);
+    let caused: BTreeSet<&str> = incidents.iter().filter_map(|i| i.change_id.as_deref()).collect();
+    let failed = deps.iter().filter(|d| d.failed || caused.contains(d.id.as_str())).count();
+    let cfr = (n > 0).then(|| failed as f64 / n as f64);
+    if n == 0 {
+        notes.push("no deployments in the period".into());
+    }
+    let in_scope: Vec<&IncidentRecord> = incidents.iter().filter(|i| in_period(i.started_at)).collect();
+    let mut restores: Vec<f64> = in_scope
+        .iter()
+        .filter_map(|i| i.resolved_at.map(|r| (r.as_millis() - i.started_at.as_millis()) as f64 / HOUR_MS))
+        .filter(|h| *h >= 0.0)
+        .collect();
+    let restored = restores.len();
+    let open = in_scope.iter().filter(|i| i.resolved_at.is_none()).count();
+    if restored == 0 {
+        notes.push("no incident was restored in the period: time to restore is unknown".into());
+    }
+    let restore = median(&mut restores);
+    let tiers = table.map(|t| {
+        let best = |meets: &dyn Fn(&Tier) -> bool| t.tiers.iter().find(|x| meets(x)).map(|x| x.name.clone());
+        TierPlacement {
+            table_year: t.year,
+            deployment_frequency: frequency.and_then(|f| best(&|x| f >= x.min_deploys_per_day)),
+            lead_time: lead.and_then(|l| best(&|x| l <= x.max_lead_time_hours)),
+            change_failure_rate: cfr.and_then(|c| best(&|x| c <= x.max_change_failure_rate)),
+            time_to_restore: restore.and_then(|r| best(&|x| r <= x.max_restore_hours)),
+        }
+    });
+    DoraReport {
+        period,
+        deployments: n,
+        deployment_frequency_per_day: frequency,
+        days_with_deploys: days_with,
+        lead_time_median_hours: lead,
+        lead_time_samples: lead_samples,
+        change_failure_rate: cfr,
+        failed_deployments: failed,
+        time_to_restore_median_hours: restore,
+        restored_incidents: restored,
+        open_incidents: open,
+        tiers,
+        notes,
+    }
+}
+
+/// Reads deployments from CSV: `id,deployed_at` required; `service`, `commit_at`, `failed`
+/// (`true`/`false`/`1`/`0`) optional. Times in RFC 3339, `YYYY-MM-DD HH:MM:SS` or Unix numbers.
+///
+/// # Errors
+/// [`InputError`] naming the line and column of a missing column or an unreadable value.
+pub fn read_deployments_csv(source: &str, bytes: &[u8]) -> Result<Vec<Deployment>, InputError> {
+    read_rows(source, bytes, &["id", "deployed_at"], |row| {
+        Ok(Deployment {
+            id: row.text("id")?.to_string(),
+            service: row.opt("service").unwrap_or_default().to_string(),
+            deployed_at: row.time("deployed_at")?,
+            commit_at: row.opt_time("commit_at")?,
+            failed: match row.opt("failed").map(str::to_ascii_lowercase).as_deref() {
+                None | Some("" | "false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(other) => return Err(row.err("failed", format!("`{other}` is not true or false"))),
+            },
+        })
+    })
+}
+
+/// Reads incidents from CSV: `id,started_at` required; `resolved_at`, `change_id` optional.
+///
+/// # Errors
+/// [`InputError`] naming the line and column of a missing column or an unreadable value.
+pub fn read_incidents_csv(source: &str, bytes: &[u8]) -> Result<Vec<IncidentRecord>, InputError> {
+    read_rows(source, bytes, &["id", "started_at"], |row| {
+        Ok(IncidentRecord {
+            id: row.text("id")?.to_string(),
+            started_at: row.time("started_at")?,
+            resolved_at: row.opt_time("resolved_at")?,
+            change_id: row.opt("change_id").filter(|s| !s.is_empty()).map(str::to_string),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: f64) -> Timestamp {
+        Timestamp::from_millis((h * HOUR_MS) as i64)
+    }
+
+    #[test]
+    fn the_four_keys_follow_their_definitions() {
+        // ten days, 20 deployments, lead times 1..20 hours, two failures (one by incident)
+        let deployments: Vec<Deployment> = (0..20)
+            .map(|i| Deployment {
+                id: format!("d{i}"),
+                service: "api".into(),
+                deployed_at: t(12.0 * f64::from(i)),
+                commit_at: Some(t(12.0 * f64::from(i) - f64::from(i + 1))),
+                failed: i == 3,
+            })
+            .collect();
+        let incidents = vec![
+            IncidentRecord {
+                id: "i1".into(),
+                started_at: t(100.0),
+                resolved_at: Some(t(100.5)),
+                change_id: Some("d7".into()),
+            },
+            IncidentRecord { id: "i2".into(), started_at: t(150.0), resolved_at: Some(t(152.0)), change_id: None },
+            IncidentRecord { id: "i3".into(), started_at: t(200.0), resolved_at: None, change_id: None },
+        ];
+        let period = TimeRange { start: t(0.0), end: t(240.0) };
+        let table = TierTable::of_year(2024).unwrap();
+        let r = dora(&deployments, &incidents, Some(period), Some(&table));
+        assert_eq!(r.deployments, 20);
+        assert!((r.deployment_frequency_per_day.unwrap() - 2.0).abs() < 1e-12);
+        assert!((r.lead_time_median_hours.unwrap() - 10.5).abs() < 1e-12);
+        assert!((r.change_failure_rate.unwrap() - 0.1).abs() < 1e-12);
+        assert_eq!(r.failed_deployments, 2);
+        assert!((r.time_to_restore_median_hours.unwrap() - 1.25).abs() < 1e-12);
+        assert_eq!((r.restored_incidents, r.open_incidents), (2, 1));
+        let tiers = r.tiers.unwrap();
+        assert_eq!(tiers.deployment_frequency.as_deref(), Some("elite"));
+        assert_eq!(tiers.lead_time.as_deref(), Some("elite"));
+        assert_eq!(tiers.change_failure_rate.as_deref(), Some("high"));
+        assert_eq!(tiers.time_to_restore.as_deref(), Some("high"));
+    }
+
+    #[test]
+    fn what_cannot_be_computed_is_unknown_not_zero() {
+        let r = dora(&[], &[], None, TierTable::of_year(2024).as_ref());
+        assert_eq!(r.deployments, 0);
+        assert!(r.change_failure_rate.is_none() && r.lead_time_median_hours.is_none());
+        assert!(r.time_to_restore_median_hours.is_none());
+        assert!(r.notes.iter().any(|n| n.contains("no deployments")));
+        let d = vec![Deployment {
+            id: "a".into(),
+            service: String::new(),
+            deployed_at: t(1.0),
+            commit_at: None,
+            failed: false,
+        }];
+        let r = dora(&d, &[], None, None);
+        assert!(r.notes.iter().any(|n| n.contains("commit time")));
+        assert!(r.tiers.is_none());
+    }
+
+    #[test]
+    fn csv_inputs_with_located_errors() {
+        let d = read_deployments_csv(
+            "d.csv",
+            b"id,service,deployed_at,commit_at,failed\na,api,2026-11-01T10:00:00Z,2026-11-01T08:00:00Z,false\nb,api,2026-11-02T10:00:00Z,,true\n",
+        )
+        .unwrap();
+        assert_eq!(d.len(), 2);
+        assert!(d[1].failed && d[1].commit_at.is_none());
+        let e = read_deployments_csv("d.csv", b"id,deployed_at\na,yesterday\n").unwrap_err().to_string();
+        assert!(e.contains("d.csv") && e.contains("line 2") && e.contains("deployed_at"), "{e}");
+        assert!(read_incidents_csv("i.csv", b"id\nx\n").unwrap_err().to_string().contains("started_at"));
+        let i =
+            read_incidents_csv("i.csv", b"id,started_at,resolved_at,change_id\nx,2026-11-01T10:00:00Z,,b\n").unwrap();
+        assert_eq!(i[0].change_id.as_deref(), Some("b"));
+        assert!(i[0].resolved_at.is_none());
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}
