@@ -11,6 +11,7 @@ mod dora_cmd;
 mod judge_cmd;
 mod logs_cmd;
 mod output;
+mod report_cmd;
 mod sim_cmd;
 mod slo_cmd;
 mod verify_cmd;
@@ -71,6 +72,9 @@ enum Command {
     /// Verify a change of a bundle: before against after, new version against old (exit 0
     /// promote, 1 roll back, 2 hold).
     Verify(verify_cmd::VerifyArgs),
+    /// Write the analysis of a bundle as an incident report (self-contained HTML with SVG
+    /// timelines, and/or Markdown).
+    Report(report_cmd::ReportArgs),
     /// DORA's four keys from deployments and incidents, with their tiers.
     Dora(dora_cmd::DoraArgs),
     /// SLOs: Prometheus rules in Sloth's naming, error budget, burn-rate alerts.
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
         Command::Judge(args) => judge_cmd::run(args, cli.format),
         Command::Slo { action } => slo_cmd::run(action, cli.format),
         Command::Dora(args) => dora_cmd::run(args, cli.format),
+        Command::Report(args) => report_cmd::run(args, cli.format),
         Command::Verify(args) => verify_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),

@@ -399,3 +399,17 @@ fn dora_reports_the_four_keys_with_tiers() {
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("line 3"));
 }
+
+#[test]
+fn report_writes_html_and_markdown_with_evidence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (html, md) = (tmp.path().join("r.html"), tmp.path().join("r.md"));
+    let bundle = repo().join("examples/bundles/bad-deploy");
+    ok(&["report", bundle.to_str().unwrap(), "--html", html.to_str().unwrap(), "--markdown", md.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("argocd:billing:1"));
+    assert!(page.contains("class=\"band\"") && page.contains("sha256"));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("## Hypotheses") && text.contains("evidence ev-1"));
+    assert_eq!(faultlens(&["report", bundle.to_str().unwrap()]).status.code(), Some(2));
+}

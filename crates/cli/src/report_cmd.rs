@@ -1,0 +1,98 @@
+//! `faultlens report BUNDLE --html OUT.html --markdown OUT.md`: the analysis as an incident
+//! report, with metric timelines of the top hypotheses' services.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use faultlens::core::{Bundle, IncidentData, TimeRange};
+use faultlens::correlate::{AnalyzeConfig, Report, analyze};
+use faultlens::verify::report::{IncidentReport, ReportError, Timeline};
+
+use crate::{Failure, Format};
+
+/// Arguments of `faultlens report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The bundle directory.
+    bundle: PathBuf,
+    /// Write a self-contained HTML page here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Write Markdown here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+impl From<ReportError> for Failure {
+    fn from(e: ReportError) -> Self {
+        Self { reported: false, code: 1, message: e.to_string() }
+    }
+}
+
+/// The pod-averaged points of one metric of one service from one source.
+fn points(data: &IncidentData, service: &str, metric: &str, source: &str) -> Vec<(i64, f64)> {
+    let mut acc: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
+    for (i, s) in data.series.iter().enumerate() {
+        let from = data.series_source(i).map(|x| x.path.as_str()).unwrap_or_default();
+        if s.name() != metric || s.service(None) != Some(service) || from != source {
+            continue;
+        }
+        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
+            if v.is_finite() {
+                let e = acc.entry(t).or_insert((0.0, 0));
+                e.0 += v;
+                e.1 += 1;
+            }
+        }
+    }
+    acc.into_iter().map(|(t, (s, n))| (t, s / f64::from(n))).collect()
+}
+
+/// The report of an analysis: hypotheses, and the two strongest anomalous series of each of the
+/// top three hypotheses' services as timelines.
+pub(crate) fn build(data: &IncidentData, r: &Report) -> IncidentReport {
+    let mut timelines = Vec::new();
+    for h in r.hypotheses.iter().take(3) {
+        let Some(svc) = h.service.as_deref() else { continue };
+        for a in r.anomalies.iter().filter(|a| a.service == svc).take(2) {
+            let start = a.onset.unwrap_or(r.periods.incident.start);
+            let end = a.ended.unwrap_or(r.periods.incident.end);
+            timelines.push(Timeline {
+                title: format!("{svc}: {}", a.metric),
+                selector: a.selector.clone(),
+                points: points(data, svc, &a.metric, &a.source),
+                anomaly: TimeRange::new(start, end.max(start)).ok(),
+            });
+        }
+    }
+    IncidentReport {
+        incident: data.incident.clone(),
+        hypotheses: r.hypotheses.clone(),
+        timelines,
+        changes: r.changes.iter().map(|c| c.change.clone()).collect(),
+        notes: r.notes.clone(),
+    }
+}
+
+pub(crate) fn run(a: ReportArgs, _format: Format) -> Result<(), Failure> {
+    if a.html.is_none() && a.markdown.is_none() {
+        return Err(Failure { reported: false, code: 2, message: "give --html OUT and/or --markdown OUT".into() });
+    }
+    let data = Bundle::load(&a.bundle)?.decode()?;
+    let report = build(&data, &analyze(&data, &AnalyzeConfig::default())?);
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|e| Failure {
+            reported: false,
+            code: 3,
+            message: format!("{}: {e}", path.display()),
+        })
+    };
+    if let Some(p) = &a.html {
+        write(p, report.to_html()?)?;
+    }
+    if let Some(p) = &a.markdown {
+        write(p, report.to_markdown()?)?;
+    }
+    Ok(())
+}
