@@ -1,11 +1,10 @@
 //! `faultlens report BUNDLE --html OUT.html --markdown OUT.md`: the analysis as an incident
 //! report, with metric timelines of the top hypotheses' services.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::{Bundle, IncidentData, TimeRange};
+use faultlens::core::{Bundle, IncidentData, MetricSeries, TimeRange, mean_by_time};
 use faultlens::correlate::{AnalyzeConfig, Report, analyze};
 use faultlens::verify::report::{IncidentReport, ReportError, Timeline};
 
@@ -32,21 +31,19 @@ impl From<ReportError> for Failure {
 
 /// The pod-averaged points of one metric of one service from one source.
 fn points(data: &IncidentData, service: &str, metric: &str, source: &str) -> Vec<(i64, f64)> {
-    let mut acc: BTreeMap<i64, (f64, u32)> = BTreeMap::new();
-    for (i, s) in data.series.iter().enumerate() {
-        let from = data.series_source(i).map(|x| x.path.as_str()).unwrap_or_default();
-        if s.name() != metric || s.service(None) != Some(service) || from != source {
-            continue;
-        }
-        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
-            if v.is_finite() {
-                let e = acc.entry(t).or_insert((0.0, 0));
-                e.0 += v;
-                e.1 += 1;
-            }
-        }
-    }
-    acc.into_iter().map(|(t, (s, n))| (t, s / f64::from(n))).collect()
+    let members: Vec<&MetricSeries> = data
+        .series
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            s.name() == metric
+                && s.service(None) == Some(service)
+                && data.series_source(*i).is_some_and(|x| x.path == source)
+        })
+        .map(|(_, s)| s)
+        .collect();
+    let (ts, vs) = mean_by_time(&members);
+    ts.into_iter().zip(vs).collect()
 }
 
 /// The report of an analysis: hypotheses, and the two strongest anomalous series of each of the

@@ -31,7 +31,7 @@ pub use knowledge::{KnowledgeDoc, PolicyFile, Section};
 pub use labels::Labels;
 pub use log::{LogRecord, Severity};
 pub use number::format_number;
-pub use series::{MetricSeries, NormalizeReport};
+pub use series::{MetricSeries, NormalizeReport, mean_by_time};
 pub use stage::{SeriesDetector, SeriesStream};
 pub use time::{TimeRange, Timestamp};
 pub use topology::{Edge, Reached, Topology};

@@ -56,6 +56,36 @@ pub struct NormalizeReport {
     pub duplicates_merged: usize,
 }
 
+/// The mean of several series per timestamp, over their finite values (pods of one service
+/// averaged into one service-level series): `(timestamps, means)`, ascending. Equal times are
+/// summed in member order, so the result is deterministic.
+#[must_use]
+pub fn mean_by_time(members: &[&MetricSeries]) -> (Vec<i64>, Vec<f64>) {
+    // every member is in time order: concatenate and stable-sort (which merges the runs)
+    let mut points: Vec<(i64, f64)> = members
+        .iter()
+        .flat_map(|s| s.timestamps_ms().iter().copied().zip(s.values().iter().copied()))
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if members.len() > 1 {
+        points.sort_by_key(|&(t, _)| t);
+    }
+    let (mut ts, mut vs) = (Vec::with_capacity(points.len()), Vec::with_capacity(points.len()));
+    let mut i = 0;
+    while let Some(&(t, first)) = points.get(i) {
+        let (mut sum, mut n) = (0.0 + first, 1u32);
+        i += 1;
+        while let Some(&(_, v)) = points.get(i).filter(|p| p.0 == t) {
+            sum += v;
+            n += 1;
+            i += 1;
+        }
+        ts.push(t);
+        vs.push(sum / f64::from(n));
+    }
+    (ts, vs)
+}
+
 impl MetricSeries {
     /// A series from its columns.
     ///

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use faultlens_core::{ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp};
+use faultlens_core::{ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp, mean_by_time};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AnalyzeConfig;
@@ -172,29 +172,7 @@ pub(crate) fn service_series(data: &IncidentData, filter: impl Fn(&Labels) -> bo
     groups
         .into_iter()
         .map(|((source, metric, service), members)| {
-            // every member is in time order: concatenate, stable-sort (which merges the runs)
-            // and fold equal times into their mean, summing in member order
-            let mut points: Vec<(i64, f64)> = members
-                .iter()
-                .flat_map(|s| s.timestamps_ms().iter().copied().zip(s.values().iter().copied()))
-                .filter(|(_, v)| v.is_finite())
-                .collect();
-            if members.len() > 1 {
-                points.sort_by_key(|&(t, _)| t);
-            }
-            let (mut ts, mut vs) = (Vec::with_capacity(points.len()), Vec::with_capacity(points.len()));
-            let mut i = 0;
-            while let Some(&(t, first)) = points.get(i) {
-                let (mut sum, mut n) = (0.0 + first, 1u32);
-                i += 1;
-                while let Some(&(_, v)) = points.get(i).filter(|p| p.0 == t) {
-                    sum += v;
-                    n += 1;
-                    i += 1;
-                }
-                ts.push(t);
-                vs.push(sum / f64::from(n));
-            }
+            let (ts, vs) = mean_by_time(&members);
             ServiceSeries { service, metric, source, members: members.len(), ts, vs }
         })
         .collect()

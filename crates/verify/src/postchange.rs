@@ -24,7 +24,9 @@
 
 use std::collections::BTreeMap;
 
-use faultlens_core::{ChangeEvent, ContentHasher, Evidence, IncidentData, Labels, TimeRange, Timestamp};
+use faultlens_core::{
+    ChangeEvent, ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp, mean_by_time,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::canary::{
@@ -174,27 +176,19 @@ fn samples_in(
     range: TimeRange,
     keep: &dyn Fn(&Labels) -> bool,
 ) -> BTreeMap<String, WindowSamples> {
-    // metric -> (time -> (sum, count), series used)
-    type Acc = (BTreeMap<i64, (f64, u32)>, Vec<usize>);
-    let mut by_metric: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut by_metric: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, s) in data.series.iter().enumerate() {
-        if s.service(None) != Some(service) || !keep(s.labels()) {
-            continue;
-        }
-        let e = by_metric.entry(s.name().to_string()).or_default();
-        e.1.push(i);
-        for (&t, &v) in s.timestamps_ms().iter().zip(s.values()) {
-            if t >= range.start.as_millis() && t < range.end.as_millis() && v.is_finite() {
-                let p = e.0.entry(t).or_insert((0.0, 0));
-                p.0 += v;
-                p.1 += 1;
-            }
+        if s.service(None) == Some(service) && keep(s.labels()) {
+            by_metric.entry(s.name().to_string()).or_default().push(i);
         }
     }
     by_metric
         .into_iter()
-        .map(|(name, (points, series))| {
-            let points = points.into_iter().map(|(t, (s, n))| (t, s / f64::from(n))).collect();
+        .map(|(name, series)| {
+            let members: Vec<&MetricSeries> = series.iter().filter_map(|&i| data.series.get(i)).collect();
+            let (ts, vs) = mean_by_time(&members);
+            let (lo, hi) = (range.start.as_millis(), range.end.as_millis());
+            let points = ts.into_iter().zip(vs).filter(|&(t, _)| t >= lo && t < hi).collect();
             (name, WindowSamples { series, points })
         })
         .collect()
