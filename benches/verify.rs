@@ -10,6 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use faultlens::core::Timestamp;
 use faultlens::verify::canary::{CanaryConfig, JudgeConfig, MetricSamples, judge};
 use faultlens::verify::dora::{Deployment, IncidentRecord, TierTable, dora};
+use faultlens::verify::slo::{BurnWindow, Events, EventsSli, Slo, burn_rate_series, evaluate_burn};
 use faultlens::verify::stats::mann_whitney;
 
 /// A small seeded generator (xorshift), so the bench needs no extra dependency.
@@ -77,6 +78,36 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(deployments.len() as u64));
     g.bench_function("dora/1M deployments, 20k incidents", |b| {
         b.iter(|| dora(&deployments, &incidents, None, Some(&table)))
+    });
+    // burn rates: 1,000 SLOs over 30 days of one-minute counts; the 1h burn-rate series of
+    // each (for charts) and the four window pairs at the end of the period
+    let minutes = 30 * 24 * 60;
+    let slos: Vec<(Slo, Events)> = (0..1000u64)
+        .map(|k| {
+            let slo = Slo {
+                name: format!("slo-{k}"),
+                service: "svc".into(),
+                objective: 0.999,
+                period_days: 30,
+                description: String::new(),
+                sli: EventsSli { error_query: "e[{{.window}}]".into(), total_query: "t[{{.window}}]".into() },
+                page_alert: None,
+                ticket_alert: None,
+            };
+            let total: Vec<f64> = noise(k, minutes).into_iter().map(|v| (v * 10_000.0).round()).collect();
+            let bad = total.iter().map(|t| (t * 0.0005).round()).collect();
+            let events = Events { timestamps_ms: (1..=minutes as i64).map(|m| m * 60_000).collect(), total, bad };
+            (slo, events)
+        })
+        .collect();
+    g.throughput(Throughput::Elements((1000 * minutes) as u64));
+    g.bench_function("slo/1h burn-rate series, 1,000 SLOs x 30 days at 1 min", |b| {
+        b.iter(|| slos.iter().map(|(s, e)| burn_rate_series(s, e, 3_600_000).unwrap().len()).sum::<usize>())
+    });
+    let windows = BurnWindow::defaults();
+    let end = minutes as i64 * 60_000;
+    g.bench_function("slo/multi-window evaluation, 1,000 SLOs x 30 days at 1 min", |b| {
+        b.iter(|| slos.iter().map(|(s, e)| evaluate_burn(s, e, &windows, end).unwrap().checks.len()).sum::<usize>())
     });
     g.finish();
 }

@@ -200,8 +200,8 @@ impl<'a> Prefix<'a> {
             }
         }
         let mut steps: Vec<i64> = e.timestamps_ms.windows(2).filter_map(|w| Some(w.get(1)? - w.first()?)).collect();
-        steps.sort_unstable();
-        let step_ms = steps.get(steps.len() / 2).copied().unwrap_or(MINUTE_MS);
+        let mid = steps.len() / 2;
+        let step_ms = if steps.is_empty() { MINUTE_MS } else { *steps.select_nth_unstable(mid).1 };
         Ok(Self { ts: &e.timestamps_ms, total, bad, step_ms })
     }
 
@@ -379,12 +379,22 @@ pub fn evaluate_burn(
 pub fn burn_rate_series(slo: &Slo, events: &Events, window_ms: i64) -> Result<Vec<(i64, Option<f64>)>, SloError> {
     slo.validate()?;
     let p = Prefix::new(events)?;
+    let first = events.timestamps_ms.first().copied().unwrap_or(0);
+    let budget = slo.budget();
+    // one pass: the window's first sample only moves forward
+    let mut lo = 0usize;
     Ok(events
         .timestamps_ms
         .iter()
-        .map(|&t| {
-            let (bad, total, covered) = p.window(t, window_ms);
-            (t, (covered && total > 0.0).then(|| bad / total / slo.budget()))
+        .enumerate()
+        .map(|(i, &t)| {
+            while p.ts.get(lo).is_some_and(|&x| x <= t - window_ms) {
+                lo += 1;
+            }
+            let sum = |v: &[f64]| v.get(i + 1).copied().unwrap_or(0.0) - v.get(lo).copied().unwrap_or(0.0);
+            let (bad, total) = (sum(&p.bad), sum(&p.total));
+            let covered = first - p.step_ms <= t - window_ms;
+            (t, (covered && total > 0.0).then(|| bad / total / budget))
         })
         .collect())
 }
