@@ -222,7 +222,20 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
             println!("       see {} \u{a7} {} (lines {}-{})", c.path, c.headings.join(" > "), c.line_start, c.line_end);
         }
     }
-    println!();
-    println!("Full report: faultlens analyze {} --format markdown (or json)", dir.display());
+    // what to do about the top change: verify it against the service's own history
+    if let Some(id) = hypotheses.first().and_then(|h| h.change_id.as_deref()) {
+        let config = faultlens::verify::postchange::VerifyConfig::default();
+        let v = faultlens::verify::postchange::verify_change(&data, id, &config)?;
+        println!();
+        println!("POST-CHANGE VERIFICATION of {id} (faultlens verify): {:?}", v.decision);
+        for r in v.reasons.iter().take(3) {
+            println!("  {r}");
+        }
+    }
+    if dir.exists() {
+        println!();
+        println!("Full report: faultlens analyze {} --format markdown (or json)", dir.display());
+        println!("HTML report: faultlens report {} --html report.html", dir.display());
+    }
     Ok(())
 }
