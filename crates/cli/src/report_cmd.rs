@@ -1,4 +1,4 @@
-//! `faultlens report BUNDLE --html OUT.html --markdown OUT.md`: the analysis as an incident
+//! `faultlens report BUNDLE --html OUT.html --markdown OUT.md --pdf OUT.pdf`: the analysis as an incident
 //! report, with metric timelines of the top hypotheses' services.
 
 use std::path::PathBuf;
@@ -21,6 +21,9 @@ pub(crate) struct ReportArgs {
     /// Write Markdown here.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Write a PDF document here.
+    #[arg(long)]
+    pdf: Option<PathBuf>,
 }
 
 impl From<ReportError> for Failure {
@@ -73,23 +76,26 @@ pub(crate) fn build(data: &IncidentData, r: &Report) -> IncidentReport {
 }
 
 pub(crate) fn run(a: ReportArgs, _format: Format) -> Result<(), Failure> {
-    if a.html.is_none() && a.markdown.is_none() {
-        return Err(Failure { reported: false, code: 2, message: "give --html OUT and/or --markdown OUT".into() });
+    if a.html.is_none() && a.markdown.is_none() && a.pdf.is_none() {
+        return Err(Failure { reported: false, code: 2, message: "give --html, --markdown and/or --pdf OUT".into() });
     }
     let data = Bundle::load(&a.bundle)?.decode()?;
     let report = build(&data, &analyze(&data, &AnalyzeConfig::default())?);
-    let write = |path: &PathBuf, text: String| {
-        std::fs::write(path, text).map_err(|e| Failure {
+    let write = |path: &PathBuf, bytes: Vec<u8>| {
+        std::fs::write(path, bytes).map_err(|e| Failure {
             reported: false,
             code: 3,
             message: format!("{}: {e}", path.display()),
         })
     };
     if let Some(p) = &a.html {
-        write(p, report.to_html()?)?;
+        write(p, report.to_html()?.into_bytes())?;
     }
     if let Some(p) = &a.markdown {
-        write(p, report.to_markdown()?)?;
+        write(p, report.to_markdown()?.into_bytes())?;
+    }
+    if let Some(p) = &a.pdf {
+        write(p, report.to_pdf()?)?;
     }
     Ok(())
 }

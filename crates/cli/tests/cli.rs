@@ -403,9 +403,19 @@ fn dora_reports_the_four_keys_with_tiers() {
 #[test]
 fn report_writes_html_and_markdown_with_evidence() {
     let tmp = tempfile::tempdir().unwrap();
-    let (html, md) = (tmp.path().join("r.html"), tmp.path().join("r.md"));
+    let (html, md, pdf) = (tmp.path().join("r.html"), tmp.path().join("r.md"), tmp.path().join("r.pdf"));
     let bundle = repo().join("examples/bundles/bad-deploy");
-    ok(&["report", bundle.to_str().unwrap(), "--html", html.to_str().unwrap(), "--markdown", md.to_str().unwrap()]);
+    ok(&[
+        "report",
+        bundle.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--pdf",
+        pdf.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("argocd:billing:1"));
     assert!(page.contains("class=\"band\"") && page.contains("sha256"));

@@ -5,7 +5,8 @@
 //! - [`dora`]: DORA's four keys from deployments and incidents, placed in versioned tier tables.
 //! - [`postchange`]: post-change verification of a bundle's change (before and after, canary and
 //!   baseline by version), deciding promote, hold or roll back with evidence.
-//! - [`report`]: incident reports as Markdown and a self-contained HTML page with SVG timelines;
+//! - [`report`]: incident reports as Markdown, a self-contained HTML page with SVG timelines, and
+//!   PDF;
 //!   a report whose hypotheses do not cite evidence is refused.
 //! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
 //! - [`slo`]: error budgets, burn rates, multi-window multi-burn-rate evaluation and
@@ -17,6 +18,7 @@ pub mod canary;
 pub mod dora;
 pub mod postchange;
 pub mod report;
+mod report_pdf;
 pub mod samples;
 pub mod slo;
 pub mod stats;

@@ -422,9 +422,20 @@ mod tests {
     }
 
     #[test]
+    fn pdf_is_a_deterministic_document() {
+        let r = report(ContentHash::of(b"x"));
+        let a = r.to_pdf().unwrap();
+        assert!(a.starts_with(b"%PDF-"));
+        assert!(String::from_utf8_lossy(&a).trim_end().ends_with("%%EOF"));
+        assert_eq!(a, r.to_pdf().unwrap());
+        let text = String::from_utf8_lossy(&a);
+        assert!(text.contains("/Helvetica") && text.contains("/Type /Page"));
+    }
+
+    #[test]
     fn a_report_without_evidence_is_refused() {
         let r = report("0".repeat(64).parse().unwrap());
         assert!(matches!(r.check(), Err(ReportError::Uncited { rank: _, .. })));
-        assert!(r.to_html().is_err() && r.to_markdown().is_err());
+        assert!(r.to_html().is_err() && r.to_markdown().is_err() && r.to_pdf().is_err());
     }
 }
