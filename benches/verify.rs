@@ -84,16 +84,8 @@ fn bench(c: &mut Criterion) {
     let minutes = 30 * 24 * 60;
     let slos: Vec<(Slo, Events)> = (0..1000u64)
         .map(|k| {
-            let slo = Slo {
-                name: format!("slo-{k}"),
-                service: "svc".into(),
-                objective: 0.999,
-                period_days: 30,
-                description: String::new(),
-                sli: EventsSli { error_query: "e[{{.window}}]".into(), total_query: "t[{{.window}}]".into() },
-                page_alert: None,
-                ticket_alert: None,
-            };
+            let sli = EventsSli { error_query: "e[{{.window}}]".into(), total_query: "t[{{.window}}]".into() };
+            let slo = Slo::new("svc", format!("slo-{k}"), 0.999, sli);
             let total: Vec<f64> = noise(k, minutes).into_iter().map(|v| (v * 10_000.0).round()).collect();
             let bad = total.iter().map(|t| (t * 0.0005).round()).collect();
             let events = Events { timestamps_ms: (1..=minutes as i64).map(|m| m * 60_000).collect(), total, bad };

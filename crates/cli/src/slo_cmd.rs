@@ -51,7 +51,7 @@ impl From<SloError> for Failure {
     }
 }
 
-fn load_slos(path: &PathBuf) -> Result<Vec<Slo>, Failure> {
+pub(crate) fn load_slos(path: &PathBuf) -> Result<Vec<Slo>, Failure> {
     let io = |e: String| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) };
     let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
@@ -60,7 +60,7 @@ fn load_slos(path: &PathBuf) -> Result<Vec<Slo>, Failure> {
     slos.map_err(|e| io(e.to_string()))
 }
 
-fn pick(slos: Vec<Slo>, name: Option<&str>) -> Result<Slo, Failure> {
+pub(crate) fn pick(slos: Vec<Slo>, name: Option<&str>) -> Result<Slo, Failure> {
     let n = slos.len();
     let found = match name {
         Some(name) => slos.into_iter().find(|s| s.name == name),

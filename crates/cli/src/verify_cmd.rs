@@ -1,11 +1,13 @@
-//! `faultlens verify BUNDLE --change ID`: post-change verification (exit 0 promote, 1 roll back,
-//! 2 hold).
+//! `faultlens verify BUNDLE --change ID [--slo SLOS.json --events E.csv]`: post-change
+//! verification, optionally with an SLO's burn rate folded in (exit 0 promote, 1 roll back, 2 hold).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use faultlens::core::Bundle;
-use faultlens::verify::postchange::{ChangeVerification, Decision, VerifyConfig, VerifyError, verify_change};
+use faultlens::verify::postchange::{
+    ChangeVerification, Decision, VerifyConfig, VerifyError, fold_slo_burn, verify_change,
+};
 
 use crate::{Failure, Format};
 
@@ -20,6 +22,15 @@ pub(crate) struct VerifyArgs {
     /// Minutes compared before and after the change.
     #[arg(long, default_value_t = 30)]
     window_min: i64,
+    /// Fold in an SLO's burn rate: SLO definitions (JSON object or array).
+    #[arg(long, requires = "events")]
+    slo: Option<PathBuf>,
+    /// The SLO's event counts (CSV `timestamp,total,bad`).
+    #[arg(long, requires = "slo")]
+    events: Option<PathBuf>,
+    /// The SLO to use when the file holds several (by name).
+    #[arg(long)]
+    slo_name: Option<String>,
 }
 
 impl From<VerifyError> for Failure {
@@ -32,7 +43,17 @@ impl From<VerifyError> for Failure {
 pub(crate) fn run(a: VerifyArgs, format: Format) -> Result<(), Failure> {
     let data = Bundle::load(&a.bundle)?.decode()?;
     let config = VerifyConfig::default().with_window_ms(a.window_min.saturating_mul(60_000));
-    let v = verify_change(&data, &a.change, &config)?;
+    let mut v = verify_change(&data, &a.change, &config)?;
+    if let (Some(slos), Some(events)) = (&a.slo, &a.events) {
+        let slo = crate::slo_cmd::pick(crate::slo_cmd::load_slos(slos)?, a.slo_name.as_deref())?;
+        let bytes = std::fs::read(events).map_err(|e| Failure {
+            reported: false,
+            code: 3,
+            message: format!("{}: {e}", events.display()),
+        })?;
+        let events = faultlens::verify::slo::read_events_csv(&events.display().to_string(), &bytes)?;
+        v = fold_slo_burn(v, &slo, &events, &config)?;
+    }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         Format::Text | Format::Markdown => print!("{}", text(&v)),

@@ -374,6 +374,20 @@ fn verify_decides_on_the_demo_bundles_changes() {
     // the innocent latest deploy of the other demo: promote
     let other = repo().join("examples/bundles/innocent-latest-change");
     ok(&["verify", other.to_str().unwrap(), "--change", "argocd:notifications:1"]);
+    // with an SLO whose events do not cover that time, the same change is held, not promoted
+    let slo = repo().join("examples/slo");
+    let o = faultlens(&[
+        "verify",
+        other.to_str().unwrap(),
+        "--change",
+        "argocd:notifications:1",
+        "--slo",
+        slo.join("checkout.json").to_str().unwrap(),
+        "--events",
+        slo.join("events.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not enough data to judge its burn rate"));
     assert_eq!(faultlens(&["verify", b, "--change", "nope"]).status.code(), Some(2));
 }
 

@@ -17,6 +17,9 @@
 //! The window after the change ends early when a later change touches the service or anything
 //! it depends on: from there, what happens is no longer this change's alone.
 //!
+//! An SLO's burn rate can be folded in with [`fold_slo_burn`]: a paging burn rolls back, a
+//! ticket burn or an unjudgeable one holds.
+//!
 //! The decision fails closed: **Rollback** when a comparison fails, **Hold** when one is marginal
 //! or lacks data (too early after the change, no series, too few samples), **Promote** only
 //! when every comparison that could be made passes. Each judged metric cites its series with the
@@ -33,6 +36,7 @@ use crate::canary::{
     AnalysisConfigurations, CanaryConfig, CanaryMetric, CanaryResult, CanaryVerdict, Classification, Direction,
     EffectSize, JudgeConfig, JudgeError, MetricAnalysis, MetricSamples, NanStrategy, judge,
 };
+use crate::slo::{BurnEvaluation, BurnVerdict, BurnWindow, Events, Slo, SloError, evaluate_burn};
 
 /// Labels that carry a workload's version.
 const VERSION_LABELS: [&str; 3] = ["version", "app_kubernetes_io_version", "app.kubernetes.io/version"];
@@ -89,6 +93,9 @@ pub enum VerifyError {
     /// The judge refused its input.
     #[error(transparent)]
     Judge(#[from] JudgeError),
+    /// The SLO or its events are unusable.
+    #[error(transparent)]
+    Slo(#[from] SloError),
 }
 
 /// What to do with the change.
@@ -129,6 +136,56 @@ pub struct ChangeVerification {
     pub comparisons: Vec<Comparison>,
     /// Every series judged, with both windows and the hash of the samples.
     pub evidence: Vec<Evidence>,
+    /// The SLO's burn-rate evaluation at the end of the window after the change, when one was
+    /// folded in ([`fold_slo_burn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_burn: Option<BurnEvaluation>,
+}
+
+/// Folds an SLO's burn rate into a verification, evaluated at the end of the window after the
+/// change (or at the last event before it): a paging burn rolls the change back; a ticket burn,
+/// or a burn that cannot be judged for lack of data, holds a change that would have been
+/// promoted. A verification never gets less strict.
+///
+/// # Errors
+/// [`VerifyError::Slo`] for an invalid SLO or inconsistent events.
+pub fn fold_slo_burn(
+    mut v: ChangeVerification,
+    slo: &Slo,
+    events: &Events,
+    config: &VerifyConfig,
+) -> Result<ChangeVerification, VerifyError> {
+    let end =
+        v.comparisons.first().map_or(v.change.at.as_millis() + config.window_ms, |c| c.experiment.end.as_millis());
+    let at = events.timestamps_ms.iter().copied().filter(|&t| t <= end).max().unwrap_or(end);
+    let burn = evaluate_burn(slo, events, &BurnWindow::defaults(), at)?;
+    let firing: Vec<String> = burn
+        .checks
+        .iter()
+        .filter(|c| c.firing)
+        .map(|c| format!("{} burn over {}", c.window.severity.as_str(), c.window.factor))
+        .collect();
+    match burn.verdict {
+        BurnVerdict::Page => {
+            v.reasons.push(format!("SLO {} is burning its error budget: {}", slo.id(), firing.join(", ")));
+            v.decision = Decision::Rollback;
+        }
+        BurnVerdict::Ticket => {
+            v.reasons.push(format!("SLO {} is burning its error budget: {}", slo.id(), firing.join(", ")));
+            if v.decision == Decision::Promote {
+                v.decision = Decision::Hold;
+            }
+        }
+        BurnVerdict::Insufficient => {
+            v.reasons.push(format!("SLO {}: not enough data to judge its burn rate", slo.id()));
+            if v.decision == Decision::Promote {
+                v.decision = Decision::Hold;
+            }
+        }
+        BurnVerdict::Ok => v.reasons.push(format!("SLO {}: burn rates within every window pair", slo.id())),
+    }
+    v.slo_burn = Some(burn);
+    Ok(v)
 }
 
 /// Direction, tolerance and criticality of a metric, from its name.
@@ -361,5 +418,5 @@ pub fn verify_change(
     } else {
         Decision::Promote
     };
-    Ok(ChangeVerification { change: change.clone(), decision, reasons, comparisons, evidence })
+    Ok(ChangeVerification { change: change.clone(), decision, reasons, comparisons, evidence, slo_burn: None })
 }

@@ -114,6 +114,22 @@ fn default_period() -> u32 {
 }
 
 impl Slo {
+    /// An SLO over the default 30-day period, without a description and with the default
+    /// alert names.
+    #[must_use]
+    pub fn new(service: impl Into<String>, name: impl Into<String>, objective: f64, sli: EventsSli) -> Self {
+        Self {
+            name: name.into(),
+            service: service.into(),
+            objective,
+            period_days: default_period(),
+            description: String::new(),
+            sli,
+            page_alert: None,
+            ticket_alert: None,
+        }
+    }
+
     /// Checks the objective, period and names.
     ///
     /// # Errors

@@ -85,3 +85,38 @@ fn a_bad_canary_pod_is_caught_against_the_old_pods() {
     assert_eq!(v.decision, Decision::Promote, "{:#?}", v.reasons);
     assert_eq!(v.comparisons.len(), 2);
 }
+
+#[test]
+fn an_slo_burn_folds_into_the_decision() {
+    use faultlens_verify::postchange::fold_slo_burn;
+    use faultlens_verify::slo::{Events, EventsSli, Slo};
+    let sli = EventsSli { error_query: "e[{{.window}}]".into(), total_query: "t[{{.window}}]".into() };
+    let slo = Slo::new("api", "availability", 0.999, sli);
+    // one-minute counts from four days before the window's end (minute 90) up to it
+    let events = |bad_last_hour: f64| {
+        let ts: Vec<i64> = (-4 * 24 * 60 + 90..=90).map(|m| m * 60_000).collect();
+        let n = ts.len();
+        Events {
+            bad: ts.iter().map(|&t| if t > 30 * 60_000 { bad_last_hour } else { 0.0 }).collect(),
+            timestamps_ms: ts,
+            total: vec![1000.0; n],
+        }
+    };
+    let config = VerifyConfig::default();
+    let healthy = verify_change(&rollout(false), "deploy-v2", &config).unwrap();
+    assert_eq!(healthy.decision, Decision::Promote);
+    let v = fold_slo_burn(healthy.clone(), &slo, &events(0.0), &config).unwrap();
+    assert_eq!(v.decision, Decision::Promote, "{:?}", v.reasons);
+    assert!(v.slo_burn.is_some());
+    // 5% errors for the last hour: the page pairs fire, whatever the metrics said
+    let v = fold_slo_burn(healthy.clone(), &slo, &events(50.0), &config).unwrap();
+    assert_eq!(v.decision, Decision::Rollback, "{:?}", v.reasons);
+    // two hours of events cannot judge the 3-day pair: hold, never promote
+    let mut short = events(0.0);
+    let keep = short.timestamps_ms.len() - 120;
+    short.timestamps_ms.drain(..keep);
+    short.total.drain(..keep);
+    short.bad.drain(..keep);
+    let v = fold_slo_burn(healthy, &slo, &short, &config).unwrap();
+    assert_eq!(v.decision, Decision::Hold);
+}
