@@ -73,7 +73,7 @@ enum Command {
     /// promote, 1 roll back, 2 hold).
     Verify(verify_cmd::VerifyArgs),
     /// Write the analysis of a bundle as an incident report (self-contained HTML with SVG
-    /// timelines, and/or Markdown).
+    /// timelines, Markdown and/or PDF).
     Report(report_cmd::ReportArgs),
     /// DORA's four keys from deployments and incidents, with their tiers.
     Dora(dora_cmd::DoraArgs),
