@@ -162,7 +162,9 @@ pub fn log_signals(records: &[LogRecord], window: TimeRange, config: &SignalConf
     };
     let mut order: Vec<usize> =
         (0..records.len()).filter(|&i| records.get(i).is_some_and(|r| r.timestamp.is_some())).collect();
-    order.sort_by_key(|&i| records.get(i).map(|r| (r.timestamp, r.source.clone(), r.line)));
+    // by time, then file and line (borrowed keys: no reference counts touched per comparison)
+    let key = |i: usize| records.get(i).map(|r| (r.timestamp, &*r.source, r.line));
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
     let mut miner = TemplateMiner::new(config.miner.clone());
     let clusters: Vec<(usize, _)> =
         order.iter().filter_map(|&i| records.get(i).map(|r| (i, miner.add(&r.message)))).collect();
