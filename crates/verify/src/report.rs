@@ -71,9 +71,10 @@ fn esc(s: &str) -> String {
 }
 
 /// Markdown text: HTML-significant characters escaped (renderers pass raw HTML through),
-/// pipes escaped (for table cells), newlines folded.
+/// backticks escaped (so text never opens a code span), pipes escaped (for table cells),
+/// newlines folded.
 fn cell(s: &str) -> String {
-    esc(s).replace('|', "\\|").replace('\n', " ")
+    esc(s).replace('\\', "\\\\").replace('`', "\\`").replace('|', "\\|").replace('\n', " ")
 }
 
 /// A Markdown code span: fenced with more backticks than the text holds, nothing escaped
@@ -112,8 +113,8 @@ impl IncidentReport {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "- incident: `{}`, detected {}, window {} to {}",
-            cell(&i.id),
+            "- incident: {}, detected {}, window {} to {}",
+            code(&i.id),
             i.detected_at,
             i.window.start,
             i.window.end
@@ -127,10 +128,10 @@ impl IncidentReport {
             for e in h.evidence.as_slice() {
                 let _ = writeln!(
                     o,
-                    "- evidence {}: `{}` in `{}` (sha256 {}): {}",
+                    "- evidence {}: {} in {} (sha256 {}): {}",
                     e.id,
-                    cell(&e.query),
-                    cell(&e.source),
+                    code(&e.query),
+                    code(&e.source),
                     e.sha256,
                     cell(&e.detail)
                 );
@@ -412,6 +413,77 @@ mod tests {
         assert!(!html.contains("http://") || html.matches("http://").count() == 1, "only the SVG namespace");
         let md = report(ContentHash::of(b"x")).to_markdown().unwrap();
         assert!(md.contains("errors \\| up") && !md.contains("<script>"));
+    }
+
+    proptest::proptest! {
+        /// Whatever telemetry text goes in, the HTML page has exactly the tags the renderer
+        /// writes: every `<` in it opens one of them, and the Markdown has no raw `<` at all.
+        #[test]
+        fn hostile_text_never_becomes_markup(summary in ".{0,40}", id in ".{0,20}", query in ".{0,30}") {
+            let mut r = report(ContentHash::of(b"x"));
+            r.hypotheses[0].summary = summary;
+            r.changes[0].id = id;
+            let e = Evidence::new("src", query, ContentHash::of(b"y"), "d");
+            r.hypotheses[0].evidence.push(e);
+            let html = r.to_html().unwrap();
+            let allowed = [
+                "<!DOCTYPE", "<html", "</html", "<head", "</head", "<meta", "<title", "</title", "<style", "</style",
+                "<body", "</body", "<h1", "</h1", "<h2", "</h2", "<h3", "</h3", "<p", "</p", "<section", "</section",
+                "<div", "</div", "<span", "</span", "<ul", "</ul", "<li", "</li", "<b>", "</b>", "<code", "</code",
+                "<small", "</small", "<figure", "</figure", "<figcaption", "</figcaption", "<svg", "</svg", "<rect",
+                "<line", "</line", "<polyline", "<text", "</text", "<table", "</table", "<tr", "</tr", "<th", "</th",
+                "<td", "</td",
+            ];
+            for (i, _) in html.match_indices('<') {
+                let rest = &html[i..];
+                proptest::prop_assert!(allowed.iter().any(|t| rest.starts_with(t)), "unexpected markup at {}", &rest[..rest.len().min(30)]);
+            }
+            let md = r.to_markdown().unwrap();
+            proptest::prop_assert!(!outside_code_spans(&md).contains('<'), "{}", md);
+        }
+    }
+
+    /// The text of `md` with its code spans (a run of n backticks up to the next run of exactly
+    /// n) removed, as CommonMark reads them.
+    fn outside_code_spans(md: &str) -> String {
+        let b = md.as_bytes();
+        let run = |i: usize| b[i..].iter().take_while(|&&c| c == b'`').count();
+        let (mut out, mut i) = (Vec::new(), 0);
+        while i < b.len() {
+            if b[i] == b'\\' && i + 1 < b.len() {
+                // a backslash escape stands for its character, never for markup
+                out.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            if b[i] != b'`' {
+                out.push(b[i]);
+                i += 1;
+                continue;
+            }
+            let n = run(i);
+            let mut j = i + n;
+            let close = loop {
+                match b[j..].iter().position(|&c| c == b'`') {
+                    None => break None,
+                    Some(k) => {
+                        let m = run(j + k);
+                        if m == n {
+                            break Some(j + k + m);
+                        }
+                        j += k + m;
+                    }
+                }
+            };
+            match close {
+                Some(end) => i = end,
+                None => {
+                    out.extend_from_slice(&b[i..i + n]);
+                    i += n;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     #[test]
