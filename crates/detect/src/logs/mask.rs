@@ -165,7 +165,13 @@ pub(crate) fn is_protected(tok: &str) -> bool {
     let core = tok.trim_matches(|c: char| !c.is_ascii_alphanumeric());
     (3..=8).contains(&core.len())
         && core.as_bytes().first().is_some_and(|c| b"tdinwefcapsghoTDINWEFCAPSGHO".contains(c))
-        && WORDS.iter().any(|w| w.len() == core.len() && w.eq_ignore_ascii_case(core))
+        && WORDS.iter().enumerate().any(|(i, w)| {
+            // severity words in any case (`info`, `Error`); HTTP methods only as written (`GET`),
+            // since `get` or `head` in lowercase is an ordinary word
+            // `GET` to `CONNECT` are the methods
+            let method = (15..23).contains(&i);
+            w.len() == core.len() && if method { *w == core } else { w.eq_ignore_ascii_case(core) }
+        })
 }
 
 /// Wrapping punctuation kept outside a variable.
@@ -586,6 +592,18 @@ pub(crate) fn merge_adjacent(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Severity words are protected in any case; HTTP methods only as written, since a
+    /// lowercase `get` or `head` is an ordinary word (a user name, a verb in a message).
+    #[test]
+    fn protected_words() {
+        for w in ["GET", "POST", "INFO", "info", "Error", "WARN:", "[DEBUG]", "fine"] {
+            assert!(is_protected(w), "{w}");
+        }
+        for w in ["get", "head", "Post", "options", "user", "getter"] {
+            assert!(!is_protected(w), "{w}");
+        }
+    }
 
     fn m(s: &str) -> String {
         let mut out = String::new();
