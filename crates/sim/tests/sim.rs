@@ -53,6 +53,29 @@ fn every_scenario_writes_a_valid_bundle_with_consistent_truth() {
     }
 }
 
+/// The mean of a service's `metric` (all pods) from an hour to ten minutes before `onset`, and
+/// from five minutes after it on.
+fn before_after(
+    data: &faultlens_core::IncidentData,
+    metric: &str,
+    service: &str,
+    onset: faultlens_core::Timestamp,
+) -> (f64, f64) {
+    let onset = onset.as_millis();
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for ser in data.series.iter().filter(|x| x.name() == metric && x.service(None) == Some(service)) {
+        for (&t, &v) in ser.timestamps_ms().iter().zip(ser.values()) {
+            if t < onset - 600_000 && t > onset - 3_600_000 {
+                before.push(v);
+            } else if t > onset + 300_000 {
+                after.push(v);
+            }
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    (mean(&before), mean(&after))
+}
+
 /// The fault is visible: the root service's own signal moves after the onset.
 #[test]
 fn faults_change_the_root_services_signals() {
@@ -66,26 +89,8 @@ fn faults_change_the_root_services_signals() {
         let inc = generate(&small(s, 5)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let data = inc.write(dir.path()).unwrap().decode().unwrap();
-        let onset = inc.truth.fault_start.as_millis();
-        let (mut before, mut after) = (Vec::new(), Vec::new());
-        for ser in
-            data.series.iter().filter(|x| x.name() == metric && x.service(None) == Some(&inc.truth.root_cause_service))
-        {
-            for (&t, &v) in ser.timestamps_ms().iter().zip(ser.values()) {
-                if t < onset - 600_000 && t > onset - 3_600_000 {
-                    before.push(v);
-                } else if t > onset + 300_000 {
-                    after.push(v);
-                }
-            }
-        }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        assert!(
-            mean(&after) > factor * mean(&before),
-            "{s:?}: {metric} before {} after {}",
-            mean(&before),
-            mean(&after)
-        );
+        let (before, after) = before_after(&data, metric, &inc.truth.root_cause_service, inc.truth.fault_start);
+        assert!(after > factor * before, "{s:?}: {metric} before {before} after {after}");
     }
 }
 
@@ -96,20 +101,9 @@ fn a_traffic_surge_follows_the_calls_from_its_entry_point() {
     let inc = generate(&small(Scenario::TrafficSurge, 5).with_services(30)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = inc.write(dir.path()).unwrap().decode().unwrap();
-    let onset = inc.truth.fault_start.as_millis();
     let ratio = |svc: &str| {
-        let (mut before, mut after) = (Vec::new(), Vec::new());
-        for ser in data.series.iter().filter(|x| x.name() == "http_requests_rate" && x.service(None) == Some(svc)) {
-            for (&t, &v) in ser.timestamps_ms().iter().zip(ser.values()) {
-                if t < onset - 600_000 && t > onset - 3_600_000 {
-                    before.push(v);
-                } else if t > onset + 300_000 {
-                    after.push(v);
-                }
-            }
-        }
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-        mean(&after) / mean(&before)
+        let (before, after) = before_after(&data, "http_requests_rate", svc, inc.truth.fault_start);
+        after / before
     };
     let root = inc.truth.root_cause_service.as_str();
     assert!(ratio(root) > 1.8, "{root}: {}", ratio(root));

@@ -293,11 +293,9 @@ impl IncidentReport {
         Ok(o)
     }
 
-    /// One timeline as an SVG line chart: the series, the anomaly band, change markers.
-    fn svg(&self, t: &Timeline) -> String {
-        const W: f64 = 760.0;
-        const H: f64 = 180.0;
-        const PAD: f64 = 36.0;
+    /// The finite points of a timeline inside the incident window, and the value range to plot
+    /// (a flat or empty series gets a range around its value, or 0 to 1).
+    pub(crate) fn plotted(&self, t: &Timeline) -> (Vec<(i64, f64)>, f64, f64) {
         let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
         let pts: Vec<(i64, f64)> =
             t.points.iter().copied().filter(|(x, v)| *x >= t0 && *x <= t1 && v.is_finite()).collect();
@@ -309,6 +307,16 @@ impl IncidentReport {
         } else {
             (0.0, 1.0)
         };
+        (pts, lo, hi)
+    }
+
+    /// One timeline as an SVG line chart: the series, the anomaly band, change markers.
+    fn svg(&self, t: &Timeline) -> String {
+        const W: f64 = 760.0;
+        const H: f64 = 180.0;
+        const PAD: f64 = 36.0;
+        let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
+        let (pts, lo, hi) = self.plotted(t);
         let span = (t1 - t0).max(1) as f64;
         let x = |ms: i64| PAD + (ms - t0) as f64 / span * (W - 2.0 * PAD);
         let y = |v: f64| H - PAD / 2.0 - (v - lo) / (hi - lo) * (H - PAD);

@@ -193,16 +193,7 @@ impl IncidentReport {
         let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
         let span = (t1 - t0).max(1) as f64;
         let x = |ms: i64| left + ((ms.clamp(t0, t1) - t0) as f64 / span) as f32 * width;
-        let pts: Vec<(i64, f64)> =
-            t.points.iter().copied().filter(|(m, v)| *m >= t0 && *m <= t1 && v.is_finite()).collect();
-        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let (lo, hi) = if lo.is_finite() && hi > lo {
-            (lo, hi)
-        } else if lo.is_finite() {
-            (lo - 1.0, lo + 1.0)
-        } else {
-            (0.0, 1.0)
-        };
+        let (pts, lo, hi) = self.plotted(t);
         let y = |v: f64| bottom + 6.0 + ((v - lo) / (hi - lo)) as f32 * (height - 12.0);
         c.save_state();
         // frame

@@ -598,19 +598,11 @@ mod tests {
     use super::*;
 
     fn slo() -> Slo {
-        Slo {
-            name: "requests-availability".into(),
-            service: "checkout".into(),
-            objective: 0.999,
-            period_days: 30,
-            description: String::new(),
-            sli: EventsSli {
-                error_query: "sum(rate(http_requests_total{job=\"checkout\",code=~\"5..\"}[{{.window}}]))".into(),
-                total_query: "sum(rate(http_requests_total{job=\"checkout\"}[{{.window}}]))".into(),
-            },
-            page_alert: None,
-            ticket_alert: None,
-        }
+        let sli = EventsSli {
+            error_query: "sum(rate(http_requests_total{job=\"checkout\",code=~\"5..\"}[{{.window}}]))".into(),
+            total_query: "sum(rate(http_requests_total{job=\"checkout\"}[{{.window}}]))".into(),
+        };
+        Slo::new("checkout", "requests-availability", 0.999, sli)
     }
 
     /// `days` of one-minute steps with 1,000 events each and `bad(minute)` bad ones.

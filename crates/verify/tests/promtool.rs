@@ -23,19 +23,13 @@ fn promtool() -> Option<&'static str> {
 }
 
 fn slo() -> Slo {
-    Slo {
-        name: "requests-availability".into(),
-        service: "checkout".into(),
-        objective: 0.999,
-        period_days: 30,
-        description: "99.9% of checkout requests succeed".into(),
-        sli: EventsSli {
-            error_query: r#"sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))"#.into(),
-            total_query: r#"sum(rate(http_requests_total{job="checkout"}[{{.window}}]))"#.into(),
-        },
-        page_alert: None,
-        ticket_alert: None,
-    }
+    let sli = EventsSli {
+        error_query: r#"sum(rate(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))"#.into(),
+        total_query: r#"sum(rate(http_requests_total{job="checkout"}[{{.window}}]))"#.into(),
+    };
+    let mut slo = Slo::new("checkout", "requests-availability", 0.999, sli);
+    slo.description = "99.9% of checkout requests succeed".into();
+    slo
 }
 
 fn run(tool: &str, args: &[&str], dir: &Path) -> String {
