@@ -56,6 +56,25 @@ pub struct NormalizeReport {
     pub duplicates_merged: usize,
 }
 
+/// Median step between consecutive increasing timestamps, in milliseconds (the upper median
+/// for an even count of steps; 0 for fewer than two timestamps). Repeated or decreasing
+/// timestamps are skipped.
+#[must_use]
+pub fn median_step(ts: &[i64]) -> i64 {
+    let mut d: Vec<i64> = ts
+        .windows(2)
+        .filter_map(|w| match w {
+            [a, b] if b > a => Some(b - a),
+            _ => None,
+        })
+        .collect();
+    if d.is_empty() {
+        return 0;
+    }
+    let mid = d.len() / 2;
+    *d.select_nth_unstable(mid).1
+}
+
 /// The mean of several series per timestamp, over their finite values (pods of one service
 /// averaged into one service-level series): `(timestamps, means)`, ascending. Equal times are
 /// summed in member order, so the result is deterministic.

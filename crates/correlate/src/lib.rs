@@ -36,7 +36,6 @@ pub use config::AnalyzeConfig;
 pub use faultlens_core as core;
 use faultlens_core::IncidentData;
 use faultlens_detect::logs::{SignalConfig, log_signals, signal_window};
-use faultlens_detect::metrics::median_step;
 pub use knowledge::{KnowledgeIndex, RetrievalConfig};
 pub use rank::ServiceScore;
 pub use report::{REPORT_FORMAT, Report, ReportIncident, ReportInput};
@@ -174,7 +173,7 @@ fn number_evidence(hypotheses: &mut [faultlens_core::Hypothesis]) {
 /// The median sampling step over the series (0 when there are none).
 fn typical_step_ms(data: &IncidentData) -> i64 {
     let mut steps: Vec<i64> =
-        data.series.iter().filter(|s| s.len() >= 2).map(|s| median_step(s.timestamps_ms())).collect();
+        data.series.iter().filter(|s| s.len() >= 2).map(|s| faultlens_core::median_step(s.timestamps_ms())).collect();
     steps.sort_unstable();
     steps.get(steps.len() / 2).copied().unwrap_or(0)
 }

@@ -13,7 +13,9 @@
 
 use std::collections::BTreeMap;
 
-use faultlens_core::{ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp, mean_by_time};
+use faultlens_core::{
+    ContentHasher, Evidence, IncidentData, Labels, MetricSeries, TimeRange, Timestamp, mean_by_time, quantile_sorted,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AnalyzeConfig;
@@ -181,14 +183,7 @@ pub(crate) fn service_series(data: &IncidentData, filter: impl Fn(&Labels) -> bo
 /// Median and quartiles of a non-empty slice (sorted in place).
 fn quartiles(v: &mut [f64]) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        let pos = p * (v.len().saturating_sub(1)) as f64;
-        let lo = pos.floor() as usize;
-        let hi = pos.ceil() as usize;
-        let (a, b) = (v.get(lo).copied().unwrap_or(0.0), v.get(hi).copied().unwrap_or(0.0));
-        a + (b - a) * (pos - lo as f64)
-    };
-    (q(0.25), q(0.5), q(0.75))
+    (quantile_sorted(v, 0.25), quantile_sorted(v, 0.5), quantile_sorted(v, 0.75))
 }
 
 /// How far a robust `z` goes in the direction that hurts, for a metric whose bad direction is

@@ -39,7 +39,7 @@
 
 use std::collections::BTreeMap;
 
-use faultlens_core::format_number as num;
+use faultlens_core::{format_number as num, quantile_sorted as quantile};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -614,14 +614,6 @@ fn clean(values: &[f64], a: &MetricAnalysis) -> (Vec<f64>, usize) {
     }
     let removed = values.len() - v.len();
     (v, removed)
-}
-
-/// Linear-interpolation quantile of sorted values (R's type 7).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let pos = p * sorted.len().saturating_sub(1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    let (a, b) = (sorted.get(lo).copied().unwrap_or(0.0), sorted.get(hi).copied().unwrap_or(0.0));
-    a + (b - a) * (pos - lo as f64)
 }
 
 /// Summary of a sorted sample.

@@ -215,9 +215,10 @@ impl<'a> Prefix<'a> {
                 *y = pb + b;
             }
         }
-        let mut steps: Vec<i64> = e.timestamps_ms.windows(2).filter_map(|w| Some(w.get(1)? - w.first()?)).collect();
-        let mid = steps.len() / 2;
-        let step_ms = if steps.is_empty() { MINUTE_MS } else { *steps.select_nth_unstable(mid).1 };
+        let step_ms = match faultlens_core::median_step(&e.timestamps_ms) {
+            0 => MINUTE_MS,
+            step => step,
+        };
         Ok(Self { ts: &e.timestamps_ms, total, bad, step_ms })
     }
 

@@ -93,19 +93,7 @@ fn median_of(v: &mut [f64]) -> f64 {
     *m
 }
 
-/// Median step between consecutive increasing timestamps, in milliseconds (0 for fewer than
-/// two).
-#[must_use]
-pub fn median_step(ts: &[i64]) -> i64 {
-    let mut d: Vec<f64> = ts
-        .windows(2)
-        .filter_map(|w| match w {
-            [a, b] if b > a => Some((b - a) as f64),
-            _ => None,
-        })
-        .collect();
-    median_of(&mut d) as i64
-}
+pub use faultlens_core::median_step;
 
 /// Running median over a centred window of `w` points, computed on a stride and interpolated,
 /// so the cost stays linear.
