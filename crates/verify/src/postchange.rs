@@ -223,14 +223,19 @@ impl WindowSamples {
     fn values(&self) -> Vec<f64> {
         self.points.iter().map(|p| p.1).collect()
     }
+
+    /// The samples in `range` (start inclusive, end exclusive).
+    fn within(&self, range: TimeRange) -> Self {
+        let (lo, hi) = (range.start.as_millis(), range.end.as_millis());
+        let points = self.points.iter().copied().filter(|&(t, _)| t >= lo && t < hi).collect();
+        Self { series: self.series.clone(), points }
+    }
 }
 
-/// Per metric, the pod-averaged samples of the service's series that `keep` accepts, in
-/// `range`.
-fn samples_in(
+/// Per metric, the pod-averaged history of the service's series that `keep` accepts.
+fn service_means(
     data: &IncidentData,
     service: &str,
-    range: TimeRange,
     keep: &dyn Fn(&Labels) -> bool,
 ) -> BTreeMap<String, WindowSamples> {
     let mut by_metric: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -244,11 +249,19 @@ fn samples_in(
         .map(|(name, series)| {
             let members: Vec<&MetricSeries> = series.iter().filter_map(|&i| data.series.get(i)).collect();
             let (ts, vs) = mean_by_time(&members);
-            let (lo, hi) = (range.start.as_millis(), range.end.as_millis());
-            let points = ts.into_iter().zip(vs).filter(|&(t, _)| t >= lo && t < hi).collect();
-            (name, WindowSamples { series, points })
+            (name, WindowSamples { series, points: ts.into_iter().zip(vs).collect() })
         })
         .collect()
+}
+
+/// [`service_means`] restricted to `range`.
+fn samples_in(
+    data: &IncidentData,
+    service: &str,
+    range: TimeRange,
+    keep: &dyn Fn(&Labels) -> bool,
+) -> BTreeMap<String, WindowSamples> {
+    service_means(data, service, keep).into_iter().map(|(name, w)| (name, w.within(range))).collect()
 }
 
 fn version_of(labels: &Labels) -> Option<&str> {
@@ -328,8 +341,10 @@ pub fn verify_change(
 
     // before and after
     let all = |_: &Labels| true;
-    let b = samples_in(data, svc, before, &all);
-    let a = samples_in(data, svc, after, &all);
+    // the service's history is averaged once and cut into both windows
+    let means = service_means(data, svc, &all);
+    let b: BTreeMap<String, WindowSamples> = means.iter().map(|(n, w)| (n.clone(), w.within(before))).collect();
+    let a: BTreeMap<String, WindowSamples> = means.iter().map(|(n, w)| (n.clone(), w.within(after))).collect();
     let mut samples = BTreeMap::new();
     let mut metrics = Vec::new();
     for (name, w_after) in &a {
