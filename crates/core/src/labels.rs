@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// (bundle spec v1, "Service identity").
 pub const SERVICE_LABELS: [&str; 5] = ["service", "app", "app_kubernetes_io_name", "job", "container"];
 
+/// Labels consulted, in order, to find the version of the workload a series comes from.
+pub const VERSION_LABELS: [&str; 3] = ["version", "app_kubernetes_io_version", "app.kubernetes.io/version"];
+
 /// An ordered set of `name -> value` labels.
 ///
 /// ```
@@ -73,6 +76,12 @@ impl Labels {
     #[must_use]
     pub fn service(&self, preferred: Option<&str>) -> Option<&str> {
         preferred.into_iter().chain(SERVICE_LABELS).filter_map(|k| self.get(k)).find(|v| !v.is_empty())
+    }
+
+    /// The workload version these labels name, from the first of [`VERSION_LABELS`] present.
+    #[must_use]
+    pub fn version(&self) -> Option<&str> {
+        VERSION_LABELS.iter().find_map(|k| self.get(k))
     }
 
     /// A PromQL-style selector `name{a="x",b="y"}`; values are escaped as PromQL strings.

@@ -25,7 +25,7 @@ use crate::config::AnalyzeConfig;
 use crate::shift::{MetricKind, Periods, SeriesShift, ServiceSeries, harm, service_series, typical_rank};
 
 /// Labels that carry a workload's version, in order of preference.
-pub const VERSION_LABELS: [&str; 3] = ["version", "app_kubernetes_io_version", "app.kubernetes.io/version"];
+pub use faultlens_core::labels::VERSION_LABELS;
 
 /// Fewest samples each half needs over the overlap.
 const MIN_OVERLAP_SAMPLES: usize = 3;
@@ -67,11 +67,6 @@ pub struct VersionSplit {
     pub evidence: Evidence,
 }
 
-/// The version of a series, from the first version label it carries.
-fn version_of(labels: &Labels) -> Option<&str> {
-    VERSION_LABELS.iter().find_map(|k| labels.get(k))
-}
-
 /// The split of `change`'s service around the version it deployed; `None` when the change
 /// names no version, the service's series carry no version labels, or the versions never ran
 /// side by side after the change.
@@ -85,11 +80,11 @@ pub(crate) fn version_split(
     let version = change.to.as_deref()?;
     let svc = change.service.as_str();
     let on_service = |l: &Labels| l.service(None) == Some(svc);
-    let new = service_series(data, |l| on_service(l) && version_of(l) == Some(version));
+    let new = service_series(data, |l| on_service(l) && l.version() == Some(version));
     if new.is_empty() {
         return None;
     }
-    let old = service_series(data, |l| on_service(l) && version_of(l).is_some_and(|v| v != version));
+    let old = service_series(data, |l| on_service(l) && l.version().is_some_and(|v| v != version));
     let mut best: Option<VersionSplit> = None;
     for n in &new {
         let Some(o) = old.iter().find(|o| o.metric == n.metric && o.source == n.source) else { continue };

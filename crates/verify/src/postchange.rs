@@ -38,9 +38,6 @@ use crate::canary::{
 };
 use crate::slo::{BurnEvaluation, BurnVerdict, BurnWindow, Events, Slo, SloError, evaluate_burn};
 
-/// Labels that carry a workload's version.
-const VERSION_LABELS: [&str; 3] = ["version", "app_kubernetes_io_version", "app.kubernetes.io/version"];
-
 /// Settings of a verification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -264,10 +261,6 @@ fn samples_in(
     service_means(data, service, keep).into_iter().map(|(name, w)| (name, w.within(range))).collect()
 }
 
-fn version_of(labels: &Labels) -> Option<&str> {
-    VERSION_LABELS.iter().find_map(|k| labels.get(k))
-}
-
 /// Verifies the change `change_id` with the incident data's metrics.
 ///
 /// # Errors
@@ -371,8 +364,8 @@ pub fn verify_change(
 
     // canary and baseline, when versions ran side by side
     if let Some(version) = change.to.as_deref() {
-        let new = samples_in(data, svc, after, &|l: &Labels| version_of(l) == Some(version));
-        let old = samples_in(data, svc, after, &|l: &Labels| version_of(l).is_some_and(|v| v != version));
+        let new = samples_in(data, svc, after, &|l: &Labels| l.version() == Some(version));
+        let old = samples_in(data, svc, after, &|l: &Labels| l.version().is_some_and(|v| v != version));
         let mut cs = BTreeMap::new();
         let mut cm = Vec::new();
         for (name, w_new) in &new {
