@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use faultlens::core::{TimeRange, Timestamp};
-use faultlens::verify::dora::{DoraReport, TierTable, dora, read_deployments_csv, read_incidents_csv};
+use faultlens::verify::dora::{DoraReport, PublishedRanges, TierTable, dora, read_deployments_csv, read_incidents_csv};
 use faultlens::verify::samples::InputError;
 
 use crate::{Failure, Format};
@@ -16,9 +16,13 @@ pub(crate) struct DoraArgs {
     deployments: PathBuf,
     /// Incidents: CSV with `id,started_at` and optionally `resolved_at,change_id`.
     incidents: PathBuf,
-    /// Tier table by report year.
-    #[arg(long, default_value_t = 2024)]
-    tiers: u16,
+    /// Tier table by report year (built in: 2021, 2022, 2023, 2024).
+    #[arg(long)]
+    tiers: Option<u16>,
+    /// Tier tables from a JSON file (one table or an array, in the form of the built-in
+    /// `crates/verify/data/dora-tiers.json`); `--tiers` picks one when it holds several.
+    #[arg(long, value_name = "FILE")]
+    tiers_file: Option<PathBuf>,
     /// Start of the period (default: the first deployment).
     #[arg(long)]
     from: Option<String>,
@@ -48,13 +52,22 @@ fn time(flag: &str, s: &str) -> Result<Timestamp, Failure> {
 pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
     let deployments = read_deployments_csv(&a.deployments.display().to_string(), &read(&a.deployments)?)?;
     let incidents = read_incidents_csv(&a.incidents.display().to_string(), &read(&a.incidents)?)?;
-    let table = TierTable::of_year(a.tiers).ok_or_else(|| Failure {
+    let (tables, origin) = match &a.tiers_file {
+        Some(path) => (TierTable::from_json(&path.display().to_string(), &read(path)?)?, path.display().to_string()),
+        None => (TierTable::builtin(), "built in".to_string()),
+    };
+    let chosen = match a.tiers {
+        Some(year) => tables.iter().find(|t| t.year == year),
+        // the latest table by default
+        None => tables.iter().max_by_key(|t| t.year),
+    };
+    let table = chosen.cloned().ok_or_else(|| Failure {
         reported: false,
         code: 2,
         message: format!(
-            "no built-in tier table for {}; built in: {}",
-            a.tiers,
-            TierTable::builtin().iter().map(|t| t.year.to_string()).collect::<Vec<_>>().join(", ")
+            "no tier table for {} ({origin}: {})",
+            a.tiers.map_or_else(|| "any year".into(), |y| y.to_string()),
+            tables.iter().map(|t| t.year.to_string()).collect::<Vec<_>>().join(", ")
         ),
     })?;
     let period = match (&a.from, &a.to) {
@@ -81,16 +94,20 @@ pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
     let r = dora(&deployments, &incidents, period, Some(&table));
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default()),
-        Format::Text | Format::Markdown => print!("{}", text(&r)),
+        Format::Text | Format::Markdown => print!("{}", text(&r, &table)),
     }
     Ok(())
 }
 
-fn text(r: &DoraReport) -> String {
+fn text(r: &DoraReport, table: &TierTable) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
     let t = r.tiers.as_ref();
-    let tier = |x: Option<&Option<String>>| x.and_then(|v| v.clone()).unwrap_or_else(|| "-".into());
+    let tier = |x: Option<&Option<String>>, wording: fn(&PublishedRanges) -> &str| {
+        let Some(name) = x.and_then(Option::as_deref) else { return "-".to_string() };
+        let published = table.tiers.iter().find(|t| t.name == name).and_then(|t| t.published.as_ref());
+        published.map_or_else(|| name.to_string(), |p| format!("{name} ({})", wording(p)))
+    };
     let num = |v: Option<f64>, unit: &str| v.map_or_else(|| "unknown".to_string(), |v| format!("{v:.2} {unit}"));
     let _ = writeln!(o, "period {} to {}: {} deployments", r.period.start, r.period.end, r.deployments);
     let year = t.map_or(0, |t| t.table_year);
@@ -99,15 +116,19 @@ fn text(r: &DoraReport) -> String {
         (
             "deployment frequency",
             num(r.deployment_frequency_per_day, "per day"),
-            tier(t.map(|t| &t.deployment_frequency)),
+            tier(t.map(|t| &t.deployment_frequency), |p| &p.deployment_frequency),
         ),
-        ("lead time (median)", num(r.lead_time_median_hours, "hours"), tier(t.map(|t| &t.lead_time))),
+        ("lead time (median)", num(r.lead_time_median_hours, "hours"), tier(t.map(|t| &t.lead_time), |p| &p.lead_time)),
         (
             "change failure rate",
             num(r.change_failure_rate.map(|c| 100.0 * c), "%"),
-            tier(t.map(|t| &t.change_failure_rate)),
+            tier(t.map(|t| &t.change_failure_rate), |p| &p.change_failure_rate),
         ),
-        ("time to restore (median)", num(r.time_to_restore_median_hours, "hours"), tier(t.map(|t| &t.time_to_restore))),
+        (
+            "time to restore (median)",
+            num(r.time_to_restore_median_hours, "hours"),
+            tier(t.map(|t| &t.time_to_restore), |p| &p.time_to_restore),
+        ),
     ];
     for (name, value, tier) in rows {
         let _ = writeln!(o, "{name:<24} {value:>18}  {tier}");

@@ -412,6 +412,37 @@ fn dora_reports_the_four_keys_with_tiers() {
     let o = faultlens(&["dora", bad.to_str().unwrap(), i.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&o.stderr).contains("line 3"));
+    // every built-in year, with the report's wording of the tier
+    let text = ok(&["dora", d.to_str().unwrap(), i.to_str().unwrap(), "--tiers", "2022"]);
+    assert!(text.contains("2022 table") && text.contains("high (on-demand"), "{text}");
+    // a table of one's own, checked
+    let own = tmp.path().join("tiers.json");
+    std::fs::write(
+        &own,
+        r#"{"year": 2031, "source": "ours", "notes": "", "tiers": [
+            {"name": "fast", "min_deploys_per_day": 2, "max_lead_time_hours": 4,
+             "max_change_failure_rate": 0.1, "max_restore_hours": 1},
+            {"name": "rest", "min_deploys_per_day": 0, "max_lead_time_hours": null,
+             "max_change_failure_rate": 1, "max_restore_hours": null}]}"#,
+    )
+    .unwrap();
+    let out = ok(&[
+        "--format",
+        "json",
+        "dora",
+        d.to_str().unwrap(),
+        i.to_str().unwrap(),
+        "--tiers-file",
+        own.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["tiers"]["table_year"], 2031);
+    assert_eq!(v["tiers"]["deployment_frequency"], "fast");
+    assert_eq!(v["tiers"]["lead_time"], "rest");
+    std::fs::write(&own, r#"{"year": 2031, "source": "ours", "notes": "", "tiers": []}"#).unwrap();
+    let o = faultlens(&["dora", d.to_str().unwrap(), i.to_str().unwrap(), "--tiers-file", own.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least one tier"));
 }
 
 #[test]

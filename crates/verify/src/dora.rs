@@ -4,8 +4,9 @@
 //! resolution), with the performance tiers of a published table.
 //!
 //! Tier tables are data, versioned by the year of the report they come from
-//! ([`TierTable::builtin`]); a team is placed, per metric, in the best tier whose bound it meets.
-//! Only the 2024 table is built in today; others can be loaded with [`TierTable`]'s serde form.
+//! ([`TierTable::builtin`]: the 2021, 2022, 2023 and 2024 reports, from
+//! `crates/verify/data/dora-tiers.json`); a team is placed, per metric, in the best tier whose
+//! bound it meets. Other tables load with [`TierTable::from_json`].
 //!
 //! A metric that cannot be computed (no commit times, no deployments, no resolved incidents)
 //! is `None` with a reason, never zero.
@@ -54,19 +55,35 @@ pub struct IncidentRecord {
 }
 
 /// A performance tier's bounds. A metric meets a bound when it is at least the minimum
-/// frequency, or at most the maximum duration or rate.
+/// frequency, or at most the maximum duration or rate; a missing maximum is no bound.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tier {
     /// `elite`, `high`, `medium`, `low`.
     pub name: String,
     /// Fewest deployments per day.
     pub min_deploys_per_day: f64,
-    /// Longest median lead time, in hours.
-    pub max_lead_time_hours: f64,
+    /// Longest median lead time, in hours (`None`: unbounded).
+    pub max_lead_time_hours: Option<f64>,
     /// Highest change failure rate.
     pub max_change_failure_rate: f64,
-    /// Longest median time to restore, in hours.
-    pub max_restore_hours: f64,
+    /// Longest median time to restore, in hours (`None`: unbounded).
+    pub max_restore_hours: Option<f64>,
+    /// The report's own wording of each range, for display.
+    #[serde(default)]
+    pub published: Option<PublishedRanges>,
+}
+
+/// A tier's ranges as the report words them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedRanges {
+    /// Deployment frequency, e.g. "between once per day and once per week".
+    pub deployment_frequency: String,
+    /// Lead time for changes.
+    pub lead_time: String,
+    /// Change failure rate.
+    pub change_failure_rate: String,
+    /// Time to restore (failed deployment recovery time from 2023).
+    pub time_to_restore: String,
 }
 
 /// A versioned tier table, best tier first.
@@ -82,37 +99,76 @@ pub struct TierTable {
     pub tiers: Vec<Tier>,
 }
 
+/// The built-in tables, as data: `crates/verify/data/dora-tiers.json`.
+const BUILTIN_TABLES: &str = include_str!("../data/dora-tiers.json");
+
 impl TierTable {
-    /// The built-in tables (today: 2024).
+    /// The built-in tables, one per report year from 2021 to 2024, oldest first.
     #[must_use]
     pub fn builtin() -> Vec<Self> {
-        let tier = |name: &str, f: f64, lt: f64, cfr: f64, r: f64| Tier {
-            name: name.into(),
-            min_deploys_per_day: f,
-            max_lead_time_hours: lt,
-            max_change_failure_rate: cfr,
-            max_restore_hours: r,
-        };
-        vec![Self {
-            year: 2024,
-            source: "Accelerate State of DevOps Report 2024 (DORA), software delivery performance levels".into(),
-            notes: "on demand = at least daily; once per week = 1/7 per day; once per month = 1/30; once every six \
-                    months = 1/182. Ranges become their upper bounds. Each tier's failure rate is the published \
-                    typical rate; the low tier takes whatever the others do not."
-                .into(),
-            tiers: vec![
-                tier("elite", 1.0, 24.0, 0.05, 1.0),
-                tier("high", 1.0 / 7.0, 7.0 * 24.0, 0.20, 24.0),
-                tier("medium", 1.0 / 30.0, 30.0 * 24.0, 0.10, 24.0),
-                tier("low", 0.0, f64::INFINITY, 1.0, f64::INFINITY),
-            ],
-        }]
+        // The file is part of the crate and checked by the tests; it cannot fail to parse.
+        Self::from_json("dora-tiers.json", BUILTIN_TABLES.as_bytes()).unwrap_or_default()
     }
 
     /// The built-in table of `year`.
     #[must_use]
     pub fn of_year(year: u16) -> Option<Self> {
         Self::builtin().into_iter().find(|t| t.year == year)
+    }
+
+    /// Reads tables from JSON: one table or an array of them, in the form of
+    /// `crates/verify/data/dora-tiers.json`. Every table needs at least one tier, every bound
+    /// must be a number that is not negative, and the last tier must take every team (no
+    /// minimum frequency, no maximum duration, a failure-rate bound of 1) so that no metric is
+    /// left without a tier.
+    ///
+    /// # Errors
+    /// [`InputError`] naming the JSON line and field that is malformed or out of range.
+    pub fn from_json(source: &str, bytes: &[u8]) -> Result<Vec<Self>, InputError> {
+        let many = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let parsed = if many {
+            serde_path_to_error::deserialize::<_, Vec<Self>>(de)
+        } else {
+            serde_path_to_error::deserialize::<_, Self>(de).map(|t| vec![t])
+        };
+        let tables = parsed.map_err(|e| {
+            InputError::new(source, e.inner().line() as u64, &e.path().to_string(), e.inner().to_string())
+        })?;
+        for (i, table) in tables.iter().enumerate() {
+            let field = |f: &str| format!("[{i}].{f}");
+            let Some(last) = table.tiers.last() else {
+                return Err(InputError::new(source, 0, &field("tiers"), "a table needs at least one tier"));
+            };
+            for (j, t) in table.tiers.iter().enumerate() {
+                let bounds = [
+                    ("min_deploys_per_day", Some(t.min_deploys_per_day)),
+                    ("max_lead_time_hours", t.max_lead_time_hours),
+                    ("max_change_failure_rate", Some(t.max_change_failure_rate)),
+                    ("max_restore_hours", t.max_restore_hours),
+                ];
+                for (name, v) in bounds {
+                    if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                        let f = field(&format!("tiers[{j}].{name}"));
+                        return Err(InputError::new(source, 0, &f, "must be a finite number, not negative"));
+                    }
+                }
+            }
+            let catch_all = last.min_deploys_per_day == 0.0
+                && last.max_lead_time_hours.is_none()
+                && last.max_restore_hours.is_none()
+                && last.max_change_failure_rate >= 1.0;
+            if !catch_all {
+                return Err(InputError::new(
+                    source,
+                    0,
+                    &field(&format!("tiers[{}]", table.tiers.len() - 1)),
+                    "the last tier must take every team: min_deploys_per_day 0, no maximum durations \
+                     (null), max_change_failure_rate 1",
+                ));
+            }
+        }
+        Ok(tables)
     }
 }
 
@@ -231,9 +287,9 @@ pub fn dora(
         TierPlacement {
             table_year: t.year,
             deployment_frequency: frequency.and_then(|f| best(&|x| f >= x.min_deploys_per_day)),
-            lead_time: lead.and_then(|l| best(&|x| l <= x.max_lead_time_hours)),
+            lead_time: lead.and_then(|l| best(&|x| x.max_lead_time_hours.is_none_or(|m| l <= m))),
             change_failure_rate: cfr.and_then(|c| best(&|x| c <= x.max_change_failure_rate)),
-            time_to_restore: restore.and_then(|r| best(&|x| r <= x.max_restore_hours)),
+            time_to_restore: restore.and_then(|r| best(&|x| x.max_restore_hours.is_none_or(|m| r <= m))),
         }
     });
     DoraReport {
@@ -371,6 +427,79 @@ mod tests {
             read_incidents_csv("i.csv", b"id,started_at,resolved_at,change_id\nx,2026-11-01T10:00:00Z,,b\n").unwrap();
         assert_eq!(i[0].change_id.as_deref(), Some("b"));
         assert!(i[0].resolved_at.is_none());
+    }
+
+    #[test]
+    fn the_builtin_tables_are_the_2021_to_2024_reports() {
+        let tables = TierTable::builtin();
+        assert_eq!(tables.iter().map(|t| t.year).collect::<Vec<_>>(), vec![2021, 2022, 2023, 2024]);
+        assert_eq!(TierTable::of_year(2022).unwrap().tiers.len(), 3, "2022 had no elite cluster");
+        for t in &tables {
+            assert!(t.tiers.iter().all(|x| x.published.is_some()), "{}", t.year);
+            // frequency and duration bounds loosen from the best tier to the worst
+            for w in t.tiers.windows(2) {
+                assert!(w[0].min_deploys_per_day >= w[1].min_deploys_per_day, "{}", t.year);
+                let le = |a: Option<f64>, b: Option<f64>| b.is_none() || a.zip(b).is_some_and(|(a, b)| a <= b);
+                assert!(le(w[0].max_lead_time_hours, w[1].max_lead_time_hours), "{}", t.year);
+                assert!(le(w[0].max_restore_hours, w[1].max_restore_hours), "{}", t.year);
+            }
+        }
+        assert_eq!(TierTable::of_year(2020), None);
+    }
+
+    #[test]
+    fn one_team_placed_by_each_years_table() {
+        // weekly-ish deploys (0.5 a day), 30-hour lead time, 12% failures, 3-hour restores
+        let days = 40;
+        let deployments: Vec<Deployment> = (0..days / 2)
+            .map(|i| Deployment {
+                id: format!("d{i}"),
+                service: "api".into(),
+                deployed_at: t(48.0 * f64::from(i)),
+                commit_at: Some(t(48.0 * f64::from(i) - 30.0)),
+                failed: i % 25 < 3 && i < 25,
+            })
+            .collect();
+        let failed = deployments.iter().filter(|d| d.failed).count();
+        assert_eq!(failed, 3);
+        let incidents =
+            vec![IncidentRecord { id: "i".into(), started_at: t(10.0), resolved_at: Some(t(13.0)), change_id: None }];
+        let period = TimeRange { start: t(0.0), end: t(24.0 * f64::from(days)) };
+        let place = |year| {
+            let table = TierTable::of_year(year).unwrap();
+            let tiers = dora(&deployments, &incidents, Some(period), Some(&table)).tiers.unwrap();
+            [tiers.deployment_frequency, tiers.lead_time, tiers.change_failure_rate, tiers.time_to_restore]
+                .map(Option::unwrap)
+        };
+        // 0.5 deploys a day, 30 h, 15% (3 of 20), 3 h
+        assert_eq!(place(2021), ["high", "high", "elite", "high"]);
+        assert_eq!(place(2022), ["medium", "high", "high", "high"]);
+        assert_eq!(place(2023), ["high", "high", "medium", "high"]);
+        assert_eq!(place(2024), ["high", "high", "high", "high"]);
+    }
+
+    #[test]
+    fn tier_files_are_checked() {
+        let one = br#"{"year": 2030, "source": "s", "notes": "n", "tiers": [
+            {"name": "all", "min_deploys_per_day": 0, "max_lead_time_hours": null,
+             "max_change_failure_rate": 1, "max_restore_hours": null}]}"#;
+        let t = TierTable::from_json("t.json", one).unwrap();
+        assert_eq!((t.len(), t[0].year), (1, 2030));
+        let no_catch_all = br#"[{"year": 2030, "source": "s", "notes": "n", "tiers": [
+            {"name": "x", "min_deploys_per_day": 1, "max_lead_time_hours": 2,
+             "max_change_failure_rate": 1, "max_restore_hours": null}]}]"#;
+        let e = TierTable::from_json("t.json", no_catch_all).unwrap_err().to_string();
+        assert!(e.contains("t.json") && e.contains("[0].tiers[0]") && e.contains("every team"), "{e}");
+        let negative = br#"[{"year": 2030, "source": "s", "notes": "n", "tiers": [
+            {"name": "x", "min_deploys_per_day": -1, "max_lead_time_hours": null,
+             "max_change_failure_rate": 1, "max_restore_hours": null}]}]"#;
+        let e = TierTable::from_json("t.json", negative).unwrap_err().to_string();
+        assert!(e.contains("min_deploys_per_day"), "{e}");
+        let typo = b"[{\"year\": 2030,\n \"source\": 5}]";
+        let e = TierTable::from_json("t.json", typo).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("[0].source"), "{e}");
+        let empty = br#"{"year": 2030, "source": "s", "notes": "n", "tiers": []}"#;
+        assert!(TierTable::from_json("t.json", empty).unwrap_err().to_string().contains("at least one tier"));
     }
 
     #[test]

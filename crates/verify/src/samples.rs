@@ -16,11 +16,12 @@ use crate::canary::{JudgeError, MetricSamples};
 
 /// A line of an input file that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: line {line}, field `{field}`: {message}")]
+#[error("{file}: {}field `{field}`: {message}", if *line > 0 { format!("line {line}, ") } else { String::new() })]
 pub struct InputError {
     /// The file.
     pub file: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the error is about a value as a whole (a check after parsing), which
+    /// `field` then locates by its path.
     pub line: u64,
     /// The column, or the part of the row.
     pub field: String,
