@@ -16,13 +16,8 @@ pub(crate) struct DoraArgs {
     deployments: PathBuf,
     /// Incidents: CSV with `id,started_at` and optionally `resolved_at,change_id`.
     incidents: PathBuf,
-    /// Tier table by report year (built in: 2021, 2022, 2023, 2024).
-    #[arg(long)]
-    tiers: Option<u16>,
-    /// Tier tables from a JSON file (one table or an array, in the form of the built-in
-    /// `crates/verify/data/dora-tiers.json`); `--tiers` picks one when it holds several.
-    #[arg(long, value_name = "FILE")]
-    tiers_file: Option<PathBuf>,
+    #[command(flatten)]
+    table: TierArgs,
     /// Start of the period (default: the first deployment).
     #[arg(long)]
     from: Option<String>,
@@ -31,14 +26,48 @@ pub(crate) struct DoraArgs {
     to: Option<String>,
 }
 
+/// Which DORA tier table to use.
+#[derive(Debug, Args)]
+pub(crate) struct TierArgs {
+    /// Tier table by report year (built in: 2021, 2022, 2023, 2024; default the latest).
+    #[arg(long)]
+    tiers: Option<u16>,
+    /// Tier tables from a JSON file (one table or an array, in the form of the built-in
+    /// `crates/verify/data/dora-tiers.json`); `--tiers` picks one when it holds several.
+    #[arg(long, value_name = "FILE")]
+    tiers_file: Option<PathBuf>,
+}
+
+impl TierArgs {
+    /// The chosen table.
+    pub(crate) fn table(&self) -> Result<TierTable, Failure> {
+        let (tables, origin) = match &self.tiers_file {
+            Some(path) => (
+                TierTable::from_json(&path.display().to_string(), &crate::read_input(path)?)?,
+                path.display().to_string(),
+            ),
+            None => (TierTable::builtin(), "built in".to_string()),
+        };
+        let chosen = match self.tiers {
+            Some(year) => tables.iter().find(|t| t.year == year),
+            None => tables.iter().max_by_key(|t| t.year),
+        };
+        chosen.cloned().ok_or_else(|| Failure {
+            reported: false,
+            code: 2,
+            message: format!(
+                "no tier table for {} ({origin}: {})",
+                self.tiers.map_or_else(|| "any year".into(), |y| y.to_string()),
+                tables.iter().map(|t| t.year.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+}
+
 impl From<InputError> for Failure {
     fn from(e: InputError) -> Self {
         Self { reported: false, code: 3, message: e.to_string() }
     }
-}
-
-fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
 }
 
 fn time(flag: &str, s: &str) -> Result<Timestamp, Failure> {
@@ -50,26 +79,9 @@ fn time(flag: &str, s: &str) -> Result<Timestamp, Failure> {
 }
 
 pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
-    let deployments = read_deployments_csv(&a.deployments.display().to_string(), &read(&a.deployments)?)?;
-    let incidents = read_incidents_csv(&a.incidents.display().to_string(), &read(&a.incidents)?)?;
-    let (tables, origin) = match &a.tiers_file {
-        Some(path) => (TierTable::from_json(&path.display().to_string(), &read(path)?)?, path.display().to_string()),
-        None => (TierTable::builtin(), "built in".to_string()),
-    };
-    let chosen = match a.tiers {
-        Some(year) => tables.iter().find(|t| t.year == year),
-        // the latest table by default
-        None => tables.iter().max_by_key(|t| t.year),
-    };
-    let table = chosen.cloned().ok_or_else(|| Failure {
-        reported: false,
-        code: 2,
-        message: format!(
-            "no tier table for {} ({origin}: {})",
-            a.tiers.map_or_else(|| "any year".into(), |y| y.to_string()),
-            tables.iter().map(|t| t.year.to_string()).collect::<Vec<_>>().join(", ")
-        ),
-    })?;
+    let deployments = read_deployments_csv(&a.deployments.display().to_string(), &crate::read_input(&a.deployments)?)?;
+    let incidents = read_incidents_csv(&a.incidents.display().to_string(), &crate::read_input(&a.incidents)?)?;
+    let table = a.table.table()?;
     let period = match (&a.from, &a.to) {
         (None, None) => None,
         (from, to) => {

@@ -44,12 +44,8 @@ impl From<JudgeError> for Failure {
     }
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
-}
-
-fn json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, Failure> {
-    serde_json::from_slice(&read(path)?).map_err(|e| Failure {
+fn json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, Failure> {
+    serde_json::from_slice(&crate::read_input(path)?).map_err(|e| Failure {
         reported: false,
         code: 3,
         message: format!("{}: {e}", path.display()),
@@ -72,8 +68,8 @@ pub(crate) fn run(a: JudgeArgs, format: Format) -> Result<(), Failure> {
     if let Some(m) = a.marginal {
         settings.thresholds.marginal = m;
     }
-    let baseline = read_csv(&a.baseline.display().to_string(), &read(&a.baseline)?)?;
-    let canary = read_csv(&a.canary.display().to_string(), &read(&a.canary)?)?;
+    let baseline = read_csv(&a.baseline.display().to_string(), &crate::read_input(&a.baseline)?)?;
+    let canary = read_csv(&a.canary.display().to_string(), &crate::read_input(&a.canary)?)?;
     let result = judge(&config, &pair(baseline, canary), &settings)?;
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default()),

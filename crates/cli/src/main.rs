@@ -110,6 +110,11 @@ impl Failure {
     }
 }
 
+/// Reads an input file; failing to is an input error (exit 3) naming the file.
+pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
+}
+
 impl From<faultlens::core::Error> for Failure {
     fn from(e: faultlens::core::Error) -> Self {
         use faultlens::core::ErrorKind;

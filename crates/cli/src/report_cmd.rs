@@ -4,9 +4,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::{Bundle, IncidentData, MetricSeries, TimeRange, mean_by_time};
+use faultlens::core::{Bundle, ContentHasher, IncidentData, MetricSeries, TimeRange, mean_by_time};
 use faultlens::correlate::{AnalyzeConfig, Report, analyze};
-use faultlens::verify::report::{IncidentReport, ReportError, Timeline};
+use faultlens::verify::dora::{read_deployments_csv, read_incidents_csv};
+use faultlens::verify::report::{DoraPanel, IncidentReport, ReportError, SloPanel, Timeline};
+
+use crate::dora_cmd::TierArgs;
+use crate::slo_cmd::SloInput;
 
 use crate::{Failure, Format};
 
@@ -24,6 +28,17 @@ pub(crate) struct ReportArgs {
     /// Write a PDF document here.
     #[arg(long)]
     pdf: Option<PathBuf>,
+    /// Add an SLO panel (budget, burn-rate pairs, burn-rate chart).
+    #[command(flatten)]
+    slo: SloInput,
+    /// Add a DORA panel (four keys, tiers, deployments per day): deployments CSV.
+    #[arg(long, requires = "incidents")]
+    deployments: Option<PathBuf>,
+    /// The incidents CSV of the DORA panel.
+    #[arg(long, requires = "deployments")]
+    incidents: Option<PathBuf>,
+    #[command(flatten)]
+    table: TierArgs,
 }
 
 impl From<ReportError> for Failure {
@@ -71,6 +86,8 @@ pub(crate) fn build(data: &IncidentData, r: &Report) -> IncidentReport {
         hypotheses: r.hypotheses.clone(),
         timelines,
         changes: r.changes.iter().map(|c| c.change.clone()).collect(),
+        slos: Vec::new(),
+        dora: None,
         notes: r.notes.clone(),
     }
 }
@@ -80,7 +97,20 @@ pub(crate) fn run(a: ReportArgs, _format: Format) -> Result<(), Failure> {
         return Err(Failure { reported: false, code: 2, message: "give --html, --markdown and/or --pdf OUT".into() });
     }
     let data = Bundle::load(&a.bundle)?.decode()?;
-    let report = build(&data, &analyze(&data, &AnalyzeConfig::default())?);
+    let mut report = build(&data, &analyze(&data, &AnalyzeConfig::default())?);
+    if let Some(i) = a.slo.load()? {
+        report.slos.push(SloPanel::new(&i.slo, &i.events, None, i.source, i.sha256)?);
+    }
+    if let (Some(d), Some(i)) = (&a.deployments, &a.incidents) {
+        let (db, ib) = (crate::read_input(d)?, crate::read_input(i)?);
+        let (ds, is) = (d.display().to_string(), i.display().to_string());
+        let deployments = read_deployments_csv(&ds, &db)?;
+        let incidents = read_incidents_csv(&is, &ib)?;
+        let mut h = ContentHasher::new();
+        h.part(&db).part(&ib);
+        report.dora =
+            Some(DoraPanel::new(&deployments, &incidents, None, a.table.table()?, format!("{ds}, {is}"), h.finish()));
+    }
     let write = |path: &PathBuf, bytes: Vec<u8>| {
         std::fs::write(path, bytes).map_err(|e| Failure {
             reported: false,

@@ -51,6 +51,40 @@ impl From<SloError> for Failure {
     }
 }
 
+/// An SLO and its events, optional (for `verify` and `report`).
+#[derive(Debug, Args)]
+pub(crate) struct SloInput {
+    /// SLO definitions (JSON object or array).
+    #[arg(long, requires = "events")]
+    slo: Option<PathBuf>,
+    /// The SLO's event counts (CSV `timestamp,total,bad`).
+    #[arg(long, requires = "slo")]
+    events: Option<PathBuf>,
+    /// The SLO to use when the file holds several (by name).
+    #[arg(long)]
+    slo_name: Option<String>,
+}
+
+/// A loaded [`SloInput`], with its events' file and hash for citation.
+pub(crate) struct LoadedSlo {
+    pub(crate) slo: Slo,
+    pub(crate) events: Events,
+    pub(crate) source: String,
+    pub(crate) sha256: faultlens::core::ContentHash,
+}
+
+impl SloInput {
+    /// The SLO and its events, when given.
+    pub(crate) fn load(&self) -> Result<Option<LoadedSlo>, Failure> {
+        let (Some(slos), Some(events)) = (&self.slo, &self.events) else { return Ok(None) };
+        let slo = pick(load_slos(slos)?, self.slo_name.as_deref())?;
+        let bytes = crate::read_input(events)?;
+        let source = events.display().to_string();
+        let events = read_events_csv(&source, &bytes)?;
+        Ok(Some(LoadedSlo { slo, events, source, sha256: faultlens::core::ContentHash::of(&bytes) }))
+    }
+}
+
 pub(crate) fn load_slos(path: &PathBuf) -> Result<Vec<Slo>, Failure> {
     let io = |e: String| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) };
     let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
@@ -76,11 +110,7 @@ pub(crate) fn pick(slos: Vec<Slo>, name: Option<&str>) -> Result<Slo, Failure> {
 
 fn events_of(a: &EventsArgs) -> Result<(Slo, Events, i64), Failure> {
     let slo = pick(load_slos(&a.slos)?, a.slo.as_deref())?;
-    let bytes = std::fs::read(&a.events).map_err(|e| Failure {
-        reported: false,
-        code: 3,
-        message: format!("{}: {e}", a.events.display()),
-    })?;
+    let bytes = crate::read_input(&a.events)?;
     let events = read_events_csv(&a.events.display().to_string(), &bytes)?;
     let at = match &a.at {
         Some(t) => Timestamp::parse_lenient(t)

@@ -22,15 +22,9 @@ pub(crate) struct VerifyArgs {
     /// Minutes compared before and after the change.
     #[arg(long, default_value_t = 30)]
     window_min: i64,
-    /// Fold in an SLO's burn rate: SLO definitions (JSON object or array).
-    #[arg(long, requires = "events")]
-    slo: Option<PathBuf>,
-    /// The SLO's event counts (CSV `timestamp,total,bad`).
-    #[arg(long, requires = "slo")]
-    events: Option<PathBuf>,
-    /// The SLO to use when the file holds several (by name).
-    #[arg(long)]
-    slo_name: Option<String>,
+    /// Fold in an SLO's burn rate.
+    #[command(flatten)]
+    slo: crate::slo_cmd::SloInput,
 }
 
 impl From<VerifyError> for Failure {
@@ -44,15 +38,8 @@ pub(crate) fn run(a: VerifyArgs, format: Format) -> Result<(), Failure> {
     let data = Bundle::load(&a.bundle)?.decode()?;
     let config = VerifyConfig::default().with_window_ms(a.window_min.saturating_mul(60_000));
     let mut v = verify_change(&data, &a.change, &config)?;
-    if let (Some(slos), Some(events)) = (&a.slo, &a.events) {
-        let slo = crate::slo_cmd::pick(crate::slo_cmd::load_slos(slos)?, a.slo_name.as_deref())?;
-        let bytes = std::fs::read(events).map_err(|e| Failure {
-            reported: false,
-            code: 3,
-            message: format!("{}: {e}", events.display()),
-        })?;
-        let events = faultlens::verify::slo::read_events_csv(&events.display().to_string(), &bytes)?;
-        v = fold_slo_burn(v, &slo, &events, &config)?;
+    if let Some(i) = a.slo.load()? {
+        v = fold_slo_burn(v, &i.slo, &i.events, &config)?;
     }
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),

@@ -467,4 +467,36 @@ fn report_writes_html_and_markdown_with_evidence() {
     let text = std::fs::read_to_string(&md).unwrap();
     assert!(text.contains("## Hypotheses") && text.contains("evidence ev-1"));
     assert_eq!(faultlens(&["report", bundle.to_str().unwrap()]).status.code(), Some(2));
+    assert!(!page.contains("<h2>SLO") && !page.contains("<h2>DORA"), "panels only when asked for");
+
+    // with the SLO and DORA panels, from the examples
+    let (slo, dora) = (repo().join("examples/slo"), repo().join("examples/dora"));
+    let path = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    let args = [
+        "report".to_string(),
+        path(bundle.clone()),
+        "--html".into(),
+        path(html.clone()),
+        "--markdown".into(),
+        path(md.clone()),
+        "--slo".into(),
+        path(slo.join("checkout.json")),
+        "--events".into(),
+        path(slo.join("events.csv")),
+        "--deployments".into(),
+        path(dora.join("deployments.csv")),
+        "--incidents".into(),
+        path(dora.join("incidents.csv")),
+        "--tiers".into(),
+        "2023".into(),
+    ];
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>SLO checkout-requests-availability</h2>") && page.contains("class=\"threshold\""));
+    assert!(page.contains("<h2>DORA metrics</h2>") && page.contains("placed in the 2023 table"));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.contains("| 1h/5m | 25.02 | 50.42 | 14.40 | page | firing |"), "{text}");
+    // an SLO without its events is a usage error
+    let o = faultlens(&["report", bundle.to_str().unwrap(), "--html", html.to_str().unwrap(), "--slo", "x.json"]);
+    assert_eq!(o.status.code(), Some(2));
 }

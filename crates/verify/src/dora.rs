@@ -232,6 +232,12 @@ fn median(v: &mut [f64]) -> Option<f64> {
     Some(0.5 * (lo + hi))
 }
 
+/// The ids of the deployments the incidents name as their cause.
+#[must_use]
+pub fn failed_deployments(incidents: &[IncidentRecord]) -> BTreeSet<&str> {
+    incidents.iter().filter_map(|i| i.change_id.as_deref()).collect()
+}
+
 /// Computes the four keys over `period` (default: from the first to the last deployment,
 /// at least one day), placed in `table`'s tiers when given.
 #[must_use]
@@ -264,7 +270,7 @@ pub fn dora(
         notes.push("no deployment carries a commit time: lead time for changes is unknown".into());
     }
     let lead = median(&mut leads);
-    let caused: BTreeSet<&str> = incidents.iter().filter_map(|i| i.change_id.as_deref()).collect();
+    let caused = failed_deployments(incidents);
     let failed = deps.iter().filter(|d| d.failed || caused.contains(d.id.as_str())).count();
     let cfr = (n > 0).then(|| failed as f64 / n as f64);
     if n == 0 {

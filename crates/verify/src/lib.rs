@@ -5,9 +5,9 @@
 //! - [`dora`]: DORA's four keys from deployments and incidents, placed in versioned tier tables.
 //! - [`postchange`]: post-change verification of a bundle's change (before and after, canary and
 //!   baseline by version), deciding promote, hold or roll back with evidence.
-//! - [`report`]: incident reports as Markdown, a self-contained HTML page with SVG timelines, and
-//!   PDF;
-//!   a report whose hypotheses do not cite evidence is refused.
+//! - [`report`]: incident reports as Markdown, a self-contained HTML page with SVG charts
+//!   (metric timelines, SLO burn rates, DORA deployments), and PDF; a report whose hypotheses
+//!   do not cite evidence is refused.
 //! - [`samples`]: canary samples from CSV (long `metric,value` or wide, one column per metric).
 //! - [`slo`]: error budgets, burn rates, multi-window multi-burn-rate evaluation and
 //!   Prometheus rules in Sloth's naming.
@@ -15,6 +15,7 @@
 //!   confidence interval, following R's `wilcox.test` conventions (what Kayenta ports).
 
 pub mod canary;
+mod chart;
 pub mod dora;
 pub mod postchange;
 pub mod report;

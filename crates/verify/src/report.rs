@@ -1,15 +1,30 @@
-//! Incident reports: Markdown and a self-contained HTML page with SVG charts (metric timelines
-//! with the anomaly band and change markers), built from an analysis's hypotheses.
+//! Incident reports: Markdown, a self-contained HTML page with SVG charts, and PDF, built from
+//! an analysis's hypotheses, with optional SLO and DORA panels.
+//!
+//! The charts: metric timelines with the anomaly band, change markers and the detection time;
+//! an SLO's burn rate over the 1-hour and 6-hour windows against the page thresholds
+//! ([`SloPanel`]); deployments per day with the failed ones ([`DoraPanel`]).
 //!
 //! Every hypothesis in a report is a recommendation, so every one must cite its evidence: at
 //! least one item naming its source, with a content hash. [`IncidentReport::check`] refuses a
-//! report where one does not, and both exports call it first. Telemetry text is untrusted:
-//! everything interpolated into HTML or SVG is escaped, and the page loads nothing from outside.
+//! report where one does not, and every export calls it first. Panels cite their input file
+//! and its hash. Telemetry text is untrusted: everything interpolated into HTML or SVG is
+//! escaped, Markdown text cannot open markup, and the page loads nothing from outside.
+//!
+//! The three formats are written from one list of blocks ([`IncidentReport`]'s layout), so
+//! they always show the same content.
 
 use std::fmt::Write as _;
 
-use faultlens_core::{ChangeEvent, Hypothesis, Incident, TimeRange};
+use faultlens_core::{ChangeEvent, ContentHash, Hypothesis, Incident, TimeRange};
 use serde::{Deserialize, Serialize};
+
+use crate::chart::{Bar, Ink, Mark, Plot};
+use crate::dora::{Deployment, DoraReport, IncidentRecord, TierTable, dora, failed_deployments};
+use crate::slo::{
+    Budget, BurnEvaluation, BurnVerdict, BurnWindow, Events, Slo, SloError, burn_rate_series, error_budget,
+    evaluate_burn, window_name,
+};
 
 /// A metric timeline to chart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +39,140 @@ pub struct Timeline {
     pub anomaly: Option<TimeRange>,
 }
 
+/// A burn-rate series of one window, for the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurnLine {
+    /// The window's name (`1h`).
+    pub window: String,
+    /// The page threshold the window's pair uses.
+    pub factor: f64,
+    /// `(unix ms, burn rate)`; `None` where the window is not covered or has no events.
+    pub points: Vec<(i64, Option<f64>)>,
+}
+
+/// An SLO's state for a report: error budget, the multi-window burn-rate evaluation, and the
+/// burn rate over the page windows (1h at 14.4, 6h at 6) for the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloPanel {
+    /// The SLO.
+    pub slo: Slo,
+    /// When it was evaluated (unix ms).
+    pub at_ms: i64,
+    /// The error budget over the SLO's period.
+    pub budget: Budget,
+    /// Every window pair.
+    pub burn: BurnEvaluation,
+    /// Burn-rate series of the page windows.
+    pub series: Vec<BurnLine>,
+    /// The events' file, as cited.
+    pub source: String,
+    /// The events' content hash.
+    pub sha256: ContentHash,
+}
+
+impl SloPanel {
+    /// Evaluates `slo` on `events` at `at_ms` (the time of the last event when `None`), citing
+    /// `source` with the hash of its bytes.
+    ///
+    /// # Errors
+    /// [`SloError`] for an invalid SLO or inconsistent events.
+    pub fn new(
+        slo: &Slo,
+        events: &Events,
+        at_ms: Option<i64>,
+        source: impl Into<String>,
+        sha256: ContentHash,
+    ) -> Result<Self, SloError> {
+        let at_ms = at_ms.or_else(|| events.timestamps_ms.last().copied()).unwrap_or(0);
+        let windows = BurnWindow::defaults();
+        let mut series = Vec::new();
+        for w in windows.iter().filter(|w| w.severity == crate::slo::Severity::Page) {
+            let points = burn_rate_series(slo, events, w.long_ms)?.into_iter().filter(|p| p.0 <= at_ms).collect();
+            series.push(BurnLine { window: window_name(w.long_ms), factor: w.factor, points });
+        }
+        Ok(Self {
+            slo: slo.clone(),
+            at_ms,
+            budget: error_budget(slo, events, at_ms)?,
+            burn: evaluate_burn(slo, events, &windows, at_ms)?,
+            series,
+            source: source.into(),
+            sha256,
+        })
+    }
+}
+
+/// Deployments in one bucket of the DORA chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployCount {
+    /// Start of the bucket (unix ms, a UTC day or a run of days).
+    pub start_ms: i64,
+    /// End of the bucket (exclusive).
+    pub end_ms: i64,
+    /// Deployments in it.
+    pub deployments: u32,
+    /// Of which failed (marked, or named by an incident).
+    pub failed: u32,
+}
+
+/// DORA's four keys for a report, with the table they were placed in and deployments per day
+/// (per run of days beyond 120 days) for the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DoraPanel {
+    /// The four keys.
+    pub report: DoraReport,
+    /// The tier table used.
+    pub table: TierTable,
+    /// Deployments per bucket over the period.
+    pub buckets: Vec<DeployCount>,
+    /// The inputs, as cited (`deployments.csv, incidents.csv`).
+    pub source: String,
+    /// The inputs' content hash.
+    pub sha256: ContentHash,
+}
+
+impl DoraPanel {
+    /// Computes the four keys over `period` (see [`dora`]) and the deployment counts.
+    #[must_use]
+    pub fn new(
+        deployments: &[Deployment],
+        incidents: &[IncidentRecord],
+        period: Option<TimeRange>,
+        table: TierTable,
+        source: impl Into<String>,
+        sha256: ContentHash,
+    ) -> Self {
+        const DAY: i64 = 86_400_000;
+        let report = dora(deployments, incidents, period, Some(&table));
+        let (start, end) = (report.period.start.as_millis(), report.period.end.as_millis());
+        let first_day = start.div_euclid(DAY) * DAY;
+        let days = (end - first_day).div_euclid(DAY) + 1;
+        let width = DAY * (days.max(1) + 119).div_euclid(120);
+        let n = usize::try_from((end - first_day).div_euclid(width) + 1).unwrap_or(1);
+        let mut buckets: Vec<DeployCount> = (0..n as i64)
+            .map(|k| DeployCount {
+                start_ms: first_day + k * width,
+                end_ms: first_day + (k + 1) * width,
+                deployments: 0,
+                failed: 0,
+            })
+            .collect();
+        let failed = failed_deployments(incidents);
+        for d in deployments {
+            let t = d.deployed_at.as_millis();
+            if t < start || t > end {
+                continue;
+            }
+            let k = usize::try_from((t - first_day).div_euclid(width)).unwrap_or(0);
+            if let Some(b) = buckets.get_mut(k) {
+                b.deployments += 1;
+                b.failed += u32::from(d.failed || failed.contains(d.id.as_str()));
+            }
+        }
+        Self { report, table, buckets, source: source.into(), sha256 }
+    }
+}
+
 /// Everything a report shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentReport {
@@ -35,6 +184,12 @@ pub struct IncidentReport {
     pub timelines: Vec<Timeline>,
     /// Changes in the window, drawn as markers and listed.
     pub changes: Vec<ChangeEvent>,
+    /// SLOs to show, with their burn-rate charts.
+    #[serde(default)]
+    pub slos: Vec<SloPanel>,
+    /// DORA's four keys, with the deployment chart.
+    #[serde(default)]
+    pub dora: Option<DoraPanel>,
     /// Notes of the analysis.
     pub notes: Vec<String>,
 }
@@ -54,7 +209,7 @@ pub enum ReportError {
 }
 
 /// HTML text escaping (also safe inside double-quoted attributes).
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -90,6 +245,55 @@ fn code(s: &str) -> String {
     format!("{fence}{pad}{}{pad}{fence}", s.replace('\n', " "))
 }
 
+/// A piece of a line of text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Span {
+    /// Plain text.
+    Text(String),
+    /// A query, path or id, shown literally.
+    Code(String),
+    /// A leading label (bold where the format has it).
+    Label(String),
+    /// A content hash.
+    Hash(ContentHash),
+}
+
+/// The tone of an item in a hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tone {
+    Plain,
+    Against,
+    Out,
+}
+
+/// One block of a report, in reading order; every format writes the same blocks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Block {
+    Title(String),
+    Meta(Vec<Span>),
+    Section(String),
+    Legend(String),
+    Paragraph(Vec<Span>),
+    Hypothesis { rank: u32, summary: String, confidence: f64 },
+    Item(Tone, Vec<Span>),
+    EndHypothesis,
+    Figure { caption: Vec<Span>, plot: Plot },
+    Table { header: Vec<&'static str>, rows: Vec<Vec<Span>> },
+    Note(String),
+}
+
+fn text(s: impl Into<String>) -> Span {
+    Span::Text(s.into())
+}
+
+/// A share as a percentage with at most four significant digits and no trailing zeros
+/// (`99.9%`, `35.11%`, `5%`).
+fn percent(v: f64) -> String {
+    let s = faultlens_core::format_number(100.0 * v);
+    let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { &s };
+    format!("{s}%")
+}
+
 impl IncidentReport {
     /// Refuses a report in which a hypothesis cites no evidence with a source and a hash.
     ///
@@ -105,80 +309,352 @@ impl IncidentReport {
         Ok(())
     }
 
-    /// The report as Markdown.
+    /// The report's content as blocks, in reading order.
+    pub(crate) fn blocks(&self) -> Vec<Block> {
+        let i = &self.incident;
+        let mut b = vec![
+            Block::Title(format!("Incident report: {}", i.title.as_deref().unwrap_or(&i.id))),
+            Block::Meta(vec![
+                text("incident "),
+                Span::Code(i.id.clone()),
+                text(format!(
+                    " \u{b7} detected {} \u{b7} window {} to {}",
+                    i.detected_at, i.window.start, i.window.end
+                )),
+            ]),
+            Block::Section("Hypotheses".into()),
+        ];
+        for h in &self.hypotheses {
+            b.push(Block::Hypothesis { rank: h.rank, summary: h.summary.clone(), confidence: h.confidence.get() });
+            for e in h.evidence.as_slice() {
+                b.push(Block::Item(
+                    Tone::Plain,
+                    vec![
+                        Span::Label(format!("evidence {}", e.id)),
+                        Span::Code(e.query.clone()),
+                        text(" in "),
+                        Span::Code(e.source.clone()),
+                        text(format!(": {} ", e.detail)),
+                        Span::Hash(e.sha256),
+                    ],
+                ));
+            }
+            for e in &h.counter_evidence {
+                b.push(Block::Item(
+                    Tone::Against,
+                    vec![Span::Label("against".into()), Span::Code(e.query.clone()), text(format!(": {}", e.detail))],
+                ));
+            }
+            for r in &h.ruled_out {
+                b.push(Block::Item(
+                    Tone::Out,
+                    vec![Span::Label("ruled out".into()), text(format!("{}: {}", r.subject, r.reason))],
+                ));
+            }
+            for c in &h.next_checks {
+                b.push(Block::Item(Tone::Plain, vec![Span::Label("next check".into()), text(c.as_str())]));
+            }
+            for c in &h.citations {
+                b.push(Block::Item(
+                    Tone::Plain,
+                    vec![
+                        Span::Label("runbook".into()),
+                        Span::Code(c.path.clone()),
+                        text(format!(" lines {}-{}: {}", c.line_start, c.line_end, c.headings.join(" \u{203a} "))),
+                    ],
+                ));
+            }
+            b.push(Block::EndHypothesis);
+        }
+        if !self.timelines.is_empty() {
+            b.push(Block::Section("Timelines".into()));
+            b.push(Block::Legend("shaded: the anomaly \u{b7} dashed: changes \u{b7} grey: detection".into()));
+            for t in &self.timelines {
+                b.push(Block::Figure {
+                    caption: vec![text(format!("{} \u{b7} ", t.title)), Span::Code(t.selector.clone())],
+                    plot: self.timeline_plot(t),
+                });
+            }
+        }
+        for p in &self.slos {
+            self.slo_blocks(p, &mut b);
+        }
+        if let Some(d) = &self.dora {
+            dora_blocks(d, &mut b);
+        }
+        if !self.changes.is_empty() {
+            b.push(Block::Section("Changes".into()));
+            b.push(Block::Table {
+                header: vec!["at", "change", "service", "kind"],
+                rows: self
+                    .changes
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            text(c.at.to_string()),
+                            Span::Code(c.id.clone()),
+                            text(c.service.as_str()),
+                            text(c.kind.as_str()),
+                        ]
+                    })
+                    .collect(),
+            });
+        }
+        b.extend(self.notes.iter().map(|n| Block::Note(n.clone())));
+        b
+    }
+
+    /// A timeline over the incident window: the series, the anomaly band, change markers and
+    /// the detection time.
+    fn timeline_plot(&self, t: &Timeline) -> Plot {
+        let w = self.incident.window;
+        let mut p = Plot::new(w.start.as_millis(), w.end.as_millis());
+        if let Some(a) = t.anomaly {
+            p.bands.push((a.start.as_millis(), a.end.as_millis()));
+        }
+        for c in self.changes.iter().filter(|c| w.contains(c.at)) {
+            p.verticals.push(Mark {
+                at: c.at.as_millis(),
+                ink: Ink::Change,
+                label: format!("{} ({})", c.id, c.service),
+            });
+        }
+        p.verticals.push(Mark {
+            at: self.incident.detected_at.as_millis(),
+            ink: Ink::Detect,
+            label: "detected".into(),
+        });
+        p.line(Ink::Primary, t.points.iter().map(|&(t, v)| (t, Some(v))));
+        p.fit(false);
+        p
+    }
+
+    fn slo_blocks(&self, p: &SloPanel, b: &mut Vec<Block>) {
+        let slo = &p.slo;
+        b.push(Block::Section(format!("SLO {}", slo.id())));
+        let verdict = match p.burn.verdict {
+            BurnVerdict::Ok => "ok",
+            BurnVerdict::Ticket => "ticket",
+            BurnVerdict::Page => "page",
+            BurnVerdict::Insufficient => "insufficient data",
+        };
+        let budget = p.budget.remaining.map_or_else(
+            || "unknown (no events)".to_string(),
+            |r| format!("{} left ({} of {} events bad)", percent(r), p.budget.bad, p.budget.total),
+        );
+        let covered = if p.budget.covered { "" } else { "; the events do not cover the whole period" };
+        b.push(Block::Paragraph(vec![
+            Span::Label("objective".into()),
+            text(format!(
+                "{} over {} days{}. Error budget {budget}{covered}. Burn-rate verdict: {verdict}.",
+                percent(slo.objective),
+                slo.period_days,
+                if slo.description.is_empty() { String::new() } else { format!(" ({})", slo.description) }
+            )),
+        ]));
+        b.push(Block::Paragraph(vec![
+            text("events from "),
+            Span::Code(p.source.clone()),
+            text(" "),
+            Span::Hash(p.sha256),
+        ]));
+        let rate = |r: Option<f64>| r.map_or_else(|| "-".to_string(), faultlens_core::format_number);
+        b.push(Block::Table {
+            header: vec!["windows", "long", "short", "over", "severity", "state"],
+            rows: p
+                .burn
+                .checks
+                .iter()
+                .map(|c| {
+                    let state = if c.firing {
+                        "firing"
+                    } else if !c.covered || c.long_rate.is_none() || c.short_rate.is_none() {
+                        "not enough data"
+                    } else {
+                        "ok"
+                    };
+                    vec![
+                        text(format!("{}/{}", window_name(c.window.long_ms), window_name(c.window.short_ms))),
+                        text(rate(c.long_rate)),
+                        text(rate(c.short_rate)),
+                        text(faultlens_core::format_number(c.window.factor)),
+                        text(c.window.severity.as_str()),
+                        text(state),
+                    ]
+                })
+                .collect(),
+        });
+        let first = p.series.iter().filter_map(|l| l.points.first().map(|x| x.0)).min().unwrap_or(p.at_ms);
+        let mut plot = Plot::new(first, p.at_ms);
+        for (k, line) in p.series.iter().enumerate() {
+            plot.line(if k == 0 { Ink::Primary } else { Ink::Secondary }, line.points.iter().copied());
+            plot.horizontals.push(Mark {
+                at: line.factor,
+                ink: Ink::Threshold,
+                label: format!("{} {}", line.window, faultlens_core::format_number(line.factor)),
+            });
+        }
+        plot.fit(true);
+        let names: Vec<&str> = p.series.iter().map(|l| l.window.as_str()).collect();
+        b.push(Block::Figure {
+            caption: vec![text(format!(
+                "burn rate over {} (blue, violet); dashed: their page thresholds",
+                names.join(" and ")
+            ))],
+            plot,
+        });
+    }
+}
+
+fn dora_blocks(d: &DoraPanel, b: &mut Vec<Block>) {
+    let r = &d.report;
+    b.push(Block::Section("DORA metrics".into()));
+    b.push(Block::Paragraph(vec![
+        text(format!(
+            "{} to {}: {} deployments, {} failed; placed in the {} table. From ",
+            r.period.start, r.period.end, r.deployments, r.failed_deployments, d.table.year
+        )),
+        Span::Code(d.source.clone()),
+        text(" "),
+        Span::Hash(d.sha256),
+    ]));
+    let tiers = r.tiers.as_ref();
+    let place = |tier: Option<&String>, wording: fn(&crate::dora::PublishedRanges) -> &str| {
+        let Some(name) = tier else { return (text("-"), text("")) };
+        let published = d.table.tiers.iter().find(|t| &t.name == name).and_then(|t| t.published.as_ref());
+        (text(name.as_str()), text(published.map(wording).unwrap_or_default()))
+    };
+    let num = |v: Option<f64>, unit: &str| {
+        v.map_or_else(|| "unknown".to_string(), |v| format!("{} {unit}", faultlens_core::format_number(v)))
+    };
+    let rows = [
+        (
+            "deployment frequency",
+            num(r.deployment_frequency_per_day, "per day"),
+            place(tiers.and_then(|t| t.deployment_frequency.as_ref()), |p| &p.deployment_frequency),
+        ),
+        (
+            "lead time (median)",
+            num(r.lead_time_median_hours, "hours"),
+            place(tiers.and_then(|t| t.lead_time.as_ref()), |p| &p.lead_time),
+        ),
+        (
+            "change failure rate",
+            r.change_failure_rate.map_or_else(|| "unknown".into(), percent),
+            place(tiers.and_then(|t| t.change_failure_rate.as_ref()), |p| &p.change_failure_rate),
+        ),
+        (
+            "time to restore (median)",
+            num(r.time_to_restore_median_hours, "hours"),
+            place(tiers.and_then(|t| t.time_to_restore.as_ref()), |p| &p.time_to_restore),
+        ),
+    ];
+    b.push(Block::Table {
+        header: vec!["metric", "value", "tier", "the report's range"],
+        rows: rows.into_iter().map(|(m, v, (tier, range))| vec![text(m), text(v), tier, range]).collect(),
+    });
+    if let (Some(first), Some(last)) = (d.buckets.first(), d.buckets.last()) {
+        let mut plot = Plot::new(first.start_ms, last.end_ms);
+        for k in &d.buckets {
+            let bar = |value: u32, ink| Bar { start: k.start_ms, end: k.end_ms, value: f64::from(value), ink };
+            plot.bars.push(bar(k.deployments, Ink::Primary));
+            if k.failed > 0 {
+                plot.bars.push(bar(k.failed, Ink::Bad));
+            }
+        }
+        plot.fit(true);
+        let days = (first.end_ms - first.start_ms) / 86_400_000;
+        let per = if days == 1 { "day".to_string() } else { format!("{days} days") };
+        b.push(Block::Figure { caption: vec![text(format!("deployments per {per} (red: failed)"))], plot });
+    }
+    for n in &r.notes {
+        b.push(Block::Note(n.clone()));
+    }
+}
+
+/// Spans as Markdown; `in_table` escapes pipes inside code spans as well.
+fn md_spans(spans: &[Span], in_table: bool) -> String {
+    let mut o = String::new();
+    for s in spans {
+        match s {
+            Span::Text(t) => o.push_str(&cell(t)),
+            Span::Code(c) if in_table => o.push_str(&code(c).replace('|', "\\|")),
+            Span::Code(c) => o.push_str(&code(c)),
+            Span::Label(l) => {
+                let _ = write!(o, "**{}** ", cell(l));
+            }
+            Span::Hash(h) => {
+                let _ = write!(o, "(sha256 {h})");
+            }
+        }
+    }
+    o
+}
+
+/// Spans as HTML.
+fn html_spans(spans: &[Span]) -> String {
+    let mut o = String::new();
+    for s in spans {
+        match s {
+            Span::Text(t) => o.push_str(&esc(t)),
+            Span::Code(c) => {
+                let _ = write!(o, "<code>{}</code>", esc(c));
+            }
+            Span::Label(l) => {
+                let _ = write!(o, "<b>{}</b> ", esc(l));
+            }
+            Span::Hash(h) => {
+                let _ = write!(o, "<small>sha256 {h}</small>");
+            }
+        }
+    }
+    o
+}
+
+impl IncidentReport {
+    /// The report as Markdown (the charts' data appear as tables; the charts themselves are in
+    /// the HTML and PDF forms).
     ///
     /// # Errors
     /// [`ReportError`] from [`Self::check`].
     pub fn to_markdown(&self) -> Result<String, ReportError> {
         self.check()?;
         let mut o = String::new();
-        let i = &self.incident;
-        let _ = writeln!(o, "# Incident report: {}", cell(i.title.as_deref().unwrap_or(&i.id)));
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "- incident: {}, detected {}, window {} to {}",
-            code(&i.id),
-            i.detected_at,
-            i.window.start,
-            i.window.end
-        );
-        let _ = writeln!(o);
-        let _ = writeln!(o, "## Hypotheses");
-        for h in &self.hypotheses {
-            let _ = writeln!(o);
-            let _ = writeln!(o, "### {}. {} (confidence {:.2})", h.rank, cell(&h.summary), h.confidence.get());
-            let _ = writeln!(o);
-            for e in h.evidence.as_slice() {
-                let _ = writeln!(
-                    o,
-                    "- evidence {}: {} in {} (sha256 {}): {}",
-                    e.id,
-                    code(&e.query),
-                    code(&e.source),
-                    e.sha256,
-                    cell(&e.detail)
-                );
+        for block in self.blocks() {
+            match block {
+                Block::Title(t) => {
+                    let _ = writeln!(o, "# {}\n", cell(&t));
+                }
+                Block::Meta(spans) => {
+                    let _ = writeln!(o, "- {}", md_spans(&spans, false));
+                }
+                Block::Section(t) => {
+                    let _ = writeln!(o, "\n## {}", cell(&t));
+                }
+                Block::Legend(_) | Block::Figure { .. } => {}
+                Block::Paragraph(spans) => {
+                    let _ = writeln!(o, "\n{}", md_spans(&spans, false));
+                }
+                Block::Hypothesis { rank, summary, confidence } => {
+                    let _ = writeln!(o, "\n### {rank}. {} (confidence {confidence:.2})\n", cell(&summary));
+                }
+                Block::Item(tone, spans) => {
+                    let _ = writeln!(o, "- {}", md_spans(&spans, false));
+                    let _ = tone;
+                }
+                Block::EndHypothesis => {}
+                Block::Table { header, rows } => {
+                    let _ = writeln!(o, "\n| {} |", header.join(" | "));
+                    let _ = writeln!(o, "|{}", "---|".repeat(header.len()));
+                    for row in rows {
+                        let cells: Vec<String> = row.iter().map(|s| md_spans(std::slice::from_ref(s), true)).collect();
+                        let _ = writeln!(o, "| {} |", cells.join(" | "));
+                    }
+                }
+                Block::Note(n) => {
+                    let _ = writeln!(o, "\n> {}", cell(&n));
+                }
             }
-            for e in &h.counter_evidence {
-                let _ = writeln!(o, "- against: {}: {}", code(&e.query), cell(&e.detail));
-            }
-            for r in &h.ruled_out {
-                let _ = writeln!(o, "- ruled out {}: {}", cell(&r.subject), cell(&r.reason));
-            }
-            for c in &h.next_checks {
-                let _ = writeln!(o, "- next check: {}", cell(c));
-            }
-            for c in &h.citations {
-                let _ = writeln!(
-                    o,
-                    "- runbook: {} lines {}-{} ({})",
-                    cell(&c.path),
-                    c.line_start,
-                    c.line_end,
-                    cell(&c.headings.join(" > "))
-                );
-            }
-        }
-        if !self.changes.is_empty() {
-            let _ = writeln!(o);
-            let _ = writeln!(o, "## Changes");
-            let _ = writeln!(o);
-            let _ = writeln!(o, "| at | change | service | kind |");
-            let _ = writeln!(o, "|---|---|---|---|");
-            for c in &self.changes {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} |",
-                    c.at,
-                    code(&c.id).replace('|', "\\|"),
-                    cell(&c.service),
-                    c.kind.as_str()
-                );
-            }
-        }
-        for n in &self.notes {
-            let _ = writeln!(o, "\n> {}", cell(n));
         }
         Ok(o)
     }
@@ -190,169 +666,78 @@ impl IncidentReport {
     /// [`ReportError`] from [`Self::check`].
     pub fn to_html(&self) -> Result<String, ReportError> {
         self.check()?;
-        let i = &self.incident;
-        let title = esc(i.title.as_deref().unwrap_or(&i.id));
         let mut o = String::new();
-        let _ = write!(
-            o,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
-             <title>Incident report: {title}</title><style>{CSS}</style></head><body>\n"
-        );
-        let _ = writeln!(o, "<h1>Incident report: {title}</h1>");
-        let _ = writeln!(
-            o,
-            "<p class=\"meta\">incident <code>{}</code> · detected {} · window {} to {}</p>",
-            esc(&i.id),
-            i.detected_at,
-            i.window.start,
-            i.window.end
-        );
-        let _ = writeln!(o, "<h2>Hypotheses</h2>");
-        for h in &self.hypotheses {
-            let pct = 100.0 * h.confidence.get();
-            let _ = writeln!(
-                o,
-                "<section class=\"hyp\"><h3>{}. {}</h3><div class=\"bar\"><span style=\"width:{pct:.1}%\"></span></div>\
-                 <p class=\"conf\">confidence {:.2}</p><ul>",
-                h.rank,
-                esc(&h.summary),
-                h.confidence.get()
-            );
-            for e in h.evidence.as_slice() {
-                let _ = writeln!(
-                    o,
-                    "<li><b>evidence {}</b> <code>{}</code> in <code>{}</code>: {} <small>sha256 {}</small></li>",
-                    esc(&e.id),
-                    esc(&e.query),
-                    esc(&e.source),
-                    esc(&e.detail),
-                    e.sha256
-                );
+        for block in self.blocks() {
+            match block {
+                Block::Title(t) => {
+                    let t = esc(&t);
+                    let _ = write!(
+                        o,
+                        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+                         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+                         <title>{t}</title><style>{CSS}</style></head><body>\n<h1>{t}</h1>\n"
+                    );
+                }
+                Block::Meta(spans) => {
+                    let _ = writeln!(o, "<p class=\"meta\">{}</p>", html_spans(&spans));
+                }
+                Block::Section(t) => {
+                    let _ = writeln!(o, "<h2>{}</h2>", esc(&t));
+                }
+                Block::Legend(t) => {
+                    let _ = writeln!(o, "<p class=\"meta\">{}</p>", esc(&t));
+                }
+                Block::Paragraph(spans) => {
+                    let _ = writeln!(o, "<p>{}</p>", html_spans(&spans));
+                }
+                Block::Hypothesis { rank, summary, confidence } => {
+                    let _ = writeln!(
+                        o,
+                        "<section class=\"hyp\"><h3>{rank}. {}</h3><div class=\"bar\"><span style=\"width:{:.1}%\"></span></div>\
+                         <p class=\"conf\">confidence {confidence:.2}</p><ul>",
+                        esc(&summary),
+                        100.0 * confidence
+                    );
+                }
+                Block::Item(tone, spans) => {
+                    let class = match tone {
+                        Tone::Plain => "",
+                        Tone::Against => " class=\"against\"",
+                        Tone::Out => " class=\"out\"",
+                    };
+                    let _ = writeln!(o, "<li{class}>{}</li>", html_spans(&spans));
+                }
+                Block::EndHypothesis => {
+                    let _ = writeln!(o, "</ul></section>");
+                }
+                Block::Figure { caption, plot } => {
+                    let _ = writeln!(
+                        o,
+                        "<figure><figcaption>{}</figcaption>{}</figure>",
+                        html_spans(&caption),
+                        plot.svg(760.0, 180.0)
+                    );
+                }
+                Block::Table { header, rows } => {
+                    let _ = write!(o, "<table><tr>");
+                    for h in header {
+                        let _ = write!(o, "<th>{}</th>", esc(h));
+                    }
+                    let _ = writeln!(o, "</tr>");
+                    for row in rows {
+                        let cells: String =
+                            row.iter().map(|s| format!("<td>{}</td>", html_spans(std::slice::from_ref(s)))).collect();
+                        let _ = writeln!(o, "<tr>{cells}</tr>");
+                    }
+                    let _ = writeln!(o, "</table>");
+                }
+                Block::Note(n) => {
+                    let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(&n));
+                }
             }
-            for e in &h.counter_evidence {
-                let _ = writeln!(
-                    o,
-                    "<li class=\"against\"><b>against</b> <code>{}</code>: {}</li>",
-                    esc(&e.query),
-                    esc(&e.detail)
-                );
-            }
-            for r in &h.ruled_out {
-                let _ = writeln!(o, "<li class=\"out\"><b>ruled out</b> {}: {}</li>", esc(&r.subject), esc(&r.reason));
-            }
-            for c in &h.next_checks {
-                let _ = writeln!(o, "<li><b>next check</b> {}</li>", esc(c));
-            }
-            for c in &h.citations {
-                let _ = writeln!(
-                    o,
-                    "<li><b>runbook</b> <code>{}</code> lines {}-{}: {}</li>",
-                    esc(&c.path),
-                    c.line_start,
-                    c.line_end,
-                    esc(&c.headings.join(" › "))
-                );
-            }
-            let _ = writeln!(o, "</ul></section>");
-        }
-        if !self.timelines.is_empty() {
-            let _ = writeln!(
-                o,
-                "<h2>Timelines</h2><p class=\"meta\">shaded: the anomaly · dashed: changes · grey: detection</p>"
-            );
-            for t in &self.timelines {
-                let _ = writeln!(
-                    o,
-                    "<figure><figcaption>{} <code>{}</code></figcaption>{}</figure>",
-                    esc(&t.title),
-                    esc(&t.selector),
-                    self.svg(t)
-                );
-            }
-        }
-        if !self.changes.is_empty() {
-            let _ =
-                writeln!(o, "<h2>Changes</h2><table><tr><th>at</th><th>change</th><th>service</th><th>kind</th></tr>");
-            for c in &self.changes {
-                let _ = writeln!(
-                    o,
-                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    c.at,
-                    esc(&c.id),
-                    esc(&c.service),
-                    c.kind.as_str()
-                );
-            }
-            let _ = writeln!(o, "</table>");
-        }
-        for n in &self.notes {
-            let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(n));
         }
         let _ = writeln!(o, "</body></html>");
         Ok(o)
-    }
-
-    /// The finite points of a timeline inside the incident window, and the value range to plot
-    /// (a flat or empty series gets a range around its value, or 0 to 1).
-    pub(crate) fn plotted(&self, t: &Timeline) -> (Vec<(i64, f64)>, f64, f64) {
-        let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
-        let pts: Vec<(i64, f64)> =
-            t.points.iter().copied().filter(|(x, v)| *x >= t0 && *x <= t1 && v.is_finite()).collect();
-        let (lo, hi) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let (lo, hi) = if lo.is_finite() && hi > lo {
-            (lo, hi)
-        } else if lo.is_finite() {
-            (lo - 1.0, lo + 1.0)
-        } else {
-            (0.0, 1.0)
-        };
-        (pts, lo, hi)
-    }
-
-    /// One timeline as an SVG line chart: the series, the anomaly band, change markers.
-    fn svg(&self, t: &Timeline) -> String {
-        const W: f64 = 760.0;
-        const H: f64 = 180.0;
-        const PAD: f64 = 36.0;
-        let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
-        let (pts, lo, hi) = self.plotted(t);
-        let span = (t1 - t0).max(1) as f64;
-        let x = |ms: i64| PAD + (ms - t0) as f64 / span * (W - 2.0 * PAD);
-        let y = |v: f64| H - PAD / 2.0 - (v - lo) / (hi - lo) * (H - PAD);
-        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\">");
-        if let Some(a) = t.anomaly {
-            let (ax, bx) = (x(a.start.as_millis().max(t0)), x(a.end.as_millis().min(t1)));
-            let _ = write!(
-                s,
-                "<rect x=\"{ax:.1}\" y=\"0\" width=\"{:.1}\" height=\"{H}\" class=\"band\"/>",
-                (bx - ax).max(1.0)
-            );
-        }
-        for c in self.changes.iter().filter(|c| c.at.as_millis() >= t0 && c.at.as_millis() <= t1) {
-            let cx = x(c.at.as_millis());
-            let _ = write!(
-                s,
-                "<line x1=\"{cx:.1}\" y1=\"0\" x2=\"{cx:.1}\" y2=\"{H}\" class=\"change\"><title>{} ({})</title></line>",
-                esc(&c.id),
-                esc(&c.service)
-            );
-        }
-        let dx = x(self.incident.detected_at.as_millis().clamp(t0, t1));
-        let _ = write!(
-            s,
-            "<line x1=\"{dx:.1}\" y1=\"0\" x2=\"{dx:.1}\" y2=\"{H}\" class=\"detect\"><title>detected</title></line>"
-        );
-        let path: Vec<String> = pts.iter().map(|&(ms, v)| format!("{:.1},{:.1}", x(ms), y(v))).collect();
-        let _ = write!(s, "<polyline points=\"{}\" class=\"line\"/>", path.join(" "));
-        let _ = write!(
-            s,
-            "<text x=\"2\" y=\"12\" class=\"axis\">{}</text><text x=\"2\" y=\"{:.0}\" class=\"axis\">{}</text></svg>",
-            esc(&faultlens_core::format_number(hi)),
-            H - 4.0,
-            esc(&faultlens_core::format_number(lo))
-        );
-        s
     }
 }
 
@@ -360,9 +745,11 @@ const CSS: &str = "body{font:15px/1.45 system-ui,sans-serif;max-width:820px;marg
 code{font-size:13px;background:#f1f3f7;padding:0 3px;border-radius:3px}.meta,.conf,small{color:#5b6478}\
 .hyp{border:1px solid #dde2ea;border-radius:6px;padding:.2em 1em;margin:1em 0}.against{color:#8a3b12}.out{color:#5b6478}\
 .bar{height:6px;background:#eef1f6;border-radius:3px}.bar span{display:block;height:6px;background:#3a6ff7;border-radius:3px}\
-table{border-collapse:collapse}td,th{border-bottom:1px solid #dde2ea;padding:2px 8px;text-align:left}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border-bottom:1px solid #dde2ea;padding:2px 8px;text-align:left}\
 svg{width:100%;height:auto;background:#fafbfd;border:1px solid #e3e7ee}.line{fill:none;stroke:#3a6ff7;stroke-width:1.4}\
-.band{fill:#f7c948;opacity:.28}.detect{stroke:#8a94a6;stroke-width:1.2}.change{stroke:#c2410c;stroke-dasharray:4 3}.axis{font-size:10px;fill:#5b6478}\
+.line2{fill:none;stroke:#7c3aed;stroke-width:1.4}rect.line{fill:#3a6ff7;stroke:none}.bad{fill:#dc2626}\
+.band{fill:#f7c948;opacity:.28}.detect{stroke:#8a94a6;stroke-width:1.2}.change{stroke:#c2410c;stroke-dasharray:4 3}\
+.threshold{stroke:#dc2626;stroke-dasharray:5 3;stroke-width:1}.axis{font-size:10px;fill:#5b6478}\
 .note{color:#5b6478;font-style:italic}";
 
 #[cfg(test)]
@@ -411,8 +798,87 @@ mod tests {
                 author: None,
                 description: None,
             }],
+            slos: vec![],
+            dora: None,
             notes: vec![],
         }
+    }
+
+    /// The report with an SLO panel (a day of minute events, a burn spike in the last hour)
+    /// and a DORA panel (ten days, one failed deployment).
+    fn with_panels(mut r: IncidentReport, name: &str) -> IncidentReport {
+        use crate::slo::{EventsSli, Slo};
+        let n = 24 * 60;
+        let events = Events {
+            timestamps_ms: (1..=n).map(|m| m * 60_000).collect(),
+            total: vec![1000.0; n as usize],
+            bad: (1..=n).map(|m| if m > n - 60 { 30.0 } else { 0.5 }).collect(),
+        };
+        let sli = EventsSli { error_query: "e[{{.window}}]".into(), total_query: "t[{{.window}}]".into() };
+        let mut slo = Slo::new("checkout", "availability", 0.999, sli);
+        slo.description = name.to_string();
+        r.slos.push(SloPanel::new(&slo, &events, None, format!("{name}.csv"), ContentHash::of(b"events")).unwrap());
+        let day = 86_400_000;
+        let deployments: Vec<Deployment> = (0..10)
+            .map(|k| Deployment {
+                id: format!("{name}-{k}"),
+                service: "a".into(),
+                deployed_at: Timestamp::from_millis(k * day + 3_600_000),
+                commit_at: Some(Timestamp::from_millis(k * day)),
+                failed: false,
+            })
+            .collect();
+        let incidents = vec![IncidentRecord {
+            id: "i".into(),
+            started_at: Timestamp::from_millis(4 * day),
+            resolved_at: Some(Timestamp::from_millis(4 * day + 1_800_000)),
+            change_id: Some(format!("{name}-3")),
+        }];
+        let table = TierTable::of_year(2024).unwrap();
+        r.dora = Some(DoraPanel::new(&deployments, &incidents, None, table, "d.csv, i.csv", ContentHash::of(b"d")));
+        r
+    }
+
+    #[test]
+    fn slo_and_dora_panels_in_every_format() {
+        let r = with_panels(report(ContentHash::of(b"x")), "availability");
+        let slo = &r.slos[0];
+        assert_eq!(slo.burn.verdict, BurnVerdict::Page, "30x the budget over the last hour");
+        assert_eq!(slo.series.iter().map(|l| l.window.as_str()).collect::<Vec<_>>(), ["1h", "6h"]);
+        let d = r.dora.as_ref().unwrap();
+        assert_eq!(d.buckets.len(), 10);
+        assert_eq!(d.buckets.iter().map(|b| b.deployments).sum::<u32>(), 10);
+        assert_eq!(d.buckets.iter().map(|b| b.failed).collect::<Vec<_>>(), [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        let html = r.to_html().unwrap();
+        for want in [
+            "<h2>SLO checkout-availability</h2>",
+            "class=\"threshold\"",
+            "class=\"line2\"",
+            "<h2>DORA metrics</h2>",
+            "class=\"bad\"",
+            "deployments per day",
+            "<small>sha256",
+        ] {
+            assert!(html.contains(want), "{want}");
+        }
+        let md = r.to_markdown().unwrap();
+        assert!(md.contains("## SLO checkout-availability") && md.contains("| 1h/5m |"), "{md}");
+        assert!(md.contains("| deployment frequency |") && md.contains("on demand"), "{md}");
+        let pdf = r.to_pdf().unwrap();
+        assert_eq!(pdf, r.to_pdf().unwrap());
+        // a long history is bucketed so the chart keeps at most 120 bars
+        let long: Vec<Deployment> = (0..1000)
+            .map(|k| Deployment {
+                id: k.to_string(),
+                service: String::new(),
+                deployed_at: Timestamp::from_millis(k * 86_400_000),
+                commit_at: None,
+                failed: false,
+            })
+            .collect();
+        let p = DoraPanel::new(&long, &[], None, TierTable::of_year(2021).unwrap(), "x", ContentHash::of(b""));
+        assert!(p.buckets.len() <= 120, "{}", p.buckets.len());
+        assert_eq!(p.buckets.iter().map(|b| b.deployments).sum::<u32>(), 1000);
     }
 
     #[test]
@@ -432,7 +898,7 @@ mod tests {
         /// writes: every `<` in it opens one of them, and the Markdown has no raw `<` at all.
         #[test]
         fn hostile_text_never_becomes_markup(summary in ".{0,40}", id in ".{0,20}", query in ".{0,30}") {
-            let mut r = report(ContentHash::of(b"x"));
+            let mut r = with_panels(report(ContentHash::of(b"x")), &id);
             r.hypotheses[0].summary = summary;
             r.changes[0].id = id;
             let e = Evidence::new("src", query, ContentHash::of(b"y"), "d");

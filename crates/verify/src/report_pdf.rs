@@ -4,7 +4,8 @@
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 
-use crate::report::{IncidentReport, ReportError, Timeline};
+use crate::chart::{Ink, Plot};
+use crate::report::{Block, IncidentReport, ReportError, Span};
 
 const W: f32 = 595.0;
 const H: f32 = 842.0;
@@ -103,137 +104,170 @@ impl Layout {
     }
 }
 
+/// Spans as one line of plain text (hashes shortened to 16 digits).
+fn plain(spans: &[Span]) -> String {
+    let mut o = String::new();
+    for s in spans {
+        match s {
+            Span::Text(t) | Span::Code(t) => o.push_str(t),
+            Span::Label(l) => {
+                o.push_str(l);
+                o.push(' ');
+            }
+            Span::Hash(h) => {
+                let h = h.to_string();
+                o.push_str(&format!("(sha256 {})", h.get(..16).unwrap_or(&h)));
+            }
+        }
+    }
+    o
+}
+
 impl IncidentReport {
-    /// The report as a PDF document (A4, standard fonts, vector timelines); byte-identical for
+    /// The report as a PDF document (A4, standard fonts, vector charts); byte-identical for
     /// the same report.
     ///
     /// # Errors
     /// [`ReportError`] from [`IncidentReport::check`].
     pub fn to_pdf(&self) -> Result<Vec<u8>, ReportError> {
         self.check()?;
-        let i = &self.incident;
+        let blocks = self.blocks();
         let mut l = Layout::new();
-        l.text(&format!("Incident report: {}", i.title.as_deref().unwrap_or(&i.id)), 16.0, true, 0.0);
-        l.text(
-            &format!("incident {} - detected {} - window {} to {}", i.id, i.detected_at, i.window.start, i.window.end),
-            BODY,
-            false,
-            0.0,
-        );
-        l.gap(LEAD);
-        l.text("Hypotheses", 12.0, true, 0.0);
-        for h in &self.hypotheses {
-            l.gap(4.0);
-            l.text(&format!("{}. {} (confidence {:.2})", h.rank, h.summary, h.confidence.get()), 10.0, true, 0.0);
-            for e in h.evidence.as_slice() {
-                let sha = e.sha256.to_string();
-                l.text(
-                    &format!(
-                        "evidence {}: {} in {}: {} (sha256 {})",
-                        e.id,
-                        e.query,
-                        e.source,
-                        e.detail,
-                        sha.get(..16).unwrap_or(&sha)
-                    ),
-                    BODY,
-                    false,
-                    12.0,
-                );
-            }
-            for e in &h.counter_evidence {
-                l.text(&format!("against: {}: {}", e.query, e.detail), BODY, false, 12.0);
-            }
-            for r in &h.ruled_out {
-                l.text(&format!("ruled out {}: {}", r.subject, r.reason), BODY, false, 12.0);
-            }
-            for c in &h.next_checks {
-                l.text(&format!("next check: {c}"), BODY, false, 12.0);
-            }
-            for c in &h.citations {
-                l.text(
-                    &format!("runbook: {} lines {}-{} ({})", c.path, c.line_start, c.line_end, c.headings.join(" > ")),
-                    BODY,
-                    false,
-                    12.0,
-                );
-            }
-        }
-        if !self.timelines.is_empty() {
-            l.gap(LEAD);
-            // the heading stays with the first chart
-            l.need(180.0);
-            l.text("Timelines (shaded: the anomaly; dashed: changes; grey: detection)", 12.0, true, 0.0);
-            for t in &self.timelines {
-                l.need(150.0);
-                l.text(&format!("{} - {}", t.title, t.selector), BODY, true, 0.0);
-                l.gap(4.0);
-                let top = l.y;
-                self.chart(l.page(), t, top - 110.0, 110.0);
-                l.y = top - 118.0;
-            }
-        }
-        if !self.changes.is_empty() {
-            l.gap(LEAD);
-            l.need(40.0);
-            l.text("Changes", 12.0, true, 0.0);
-            for c in &self.changes {
-                l.text(&format!("{}  {}  {}  {}", c.at, c.id, c.service, c.kind.as_str()), BODY, false, 0.0);
+        for (k, block) in blocks.iter().enumerate() {
+            match block {
+                Block::Title(t) => l.text(t, 16.0, true, 0.0),
+                Block::Meta(spans) => {
+                    l.text(&plain(spans), BODY, false, 0.0);
+                }
+                Block::Section(t) => {
+                    l.gap(LEAD);
+                    // a heading stays with what follows it: the first chart, or a few lines
+                    let chart_soon = blocks.iter().skip(k + 1).take(4).any(|b| matches!(b, Block::Figure { .. }));
+                    l.need(if chart_soon { 180.0 } else { 60.0 });
+                    l.text(t, 12.0, true, 0.0);
+                }
+                Block::Legend(t) => l.text(t, BODY, false, 0.0),
+                Block::Paragraph(spans) => {
+                    l.gap(3.0);
+                    l.text(&plain(spans), BODY, false, 0.0);
+                }
+                Block::Hypothesis { rank, summary, confidence } => {
+                    l.gap(4.0);
+                    l.text(&format!("{rank}. {summary} (confidence {confidence:.2})"), 10.0, true, 0.0);
+                }
+                Block::Item(_, spans) => l.text(&plain(spans), BODY, false, 12.0),
+                Block::EndHypothesis => {}
+                Block::Figure { caption, plot } => {
+                    l.need(150.0);
+                    l.gap(4.0);
+                    l.text(&plain(caption), BODY, true, 0.0);
+                    l.gap(4.0);
+                    let top = l.y;
+                    draw(l.page(), plot, top - 110.0, 110.0);
+                    l.y = top - 118.0;
+                }
+                Block::Table { header, rows } => {
+                    l.gap(3.0);
+                    let width = (W - 2.0 * MARGIN) / header.len().max(1) as f32;
+                    let row = |l: &mut Layout, cells: Vec<String>, bold: bool| {
+                        l.need(BODY + 3.0);
+                        l.y -= BODY + 3.0;
+                        let y = l.y;
+                        let max = (width / (BODY * 0.5)) as usize;
+                        let c = l.page();
+                        for (j, full) in cells.iter().enumerate() {
+                            // a cell too wide for its column is cut, and marked so
+                            let mut cell: String = full.chars().take(max.saturating_sub(1)).collect();
+                            if cell.chars().count() < full.chars().count() {
+                                cell.push('~');
+                            }
+                            c.begin_text();
+                            c.set_font(if bold { BOLD } else { REGULAR }, BODY);
+                            c.next_line(MARGIN + j as f32 * width, y);
+                            c.show(Str(&win_ansi(&cell)));
+                            c.end_text();
+                        }
+                    };
+                    row(&mut l, header.iter().map(|h| (*h).to_string()).collect(), true);
+                    for r in rows {
+                        row(&mut l, r.iter().map(|s| plain(std::slice::from_ref(s))).collect(), false);
+                    }
+                }
+                Block::Note(n) => l.text(n, BODY, false, 0.0),
             }
         }
-        for n in &self.notes {
-            l.text(n, BODY, false, 0.0);
-        }
+        let i = &self.incident;
         Ok(write(l.finish(), i.title.as_deref().unwrap_or(&i.id)))
     }
+}
 
-    /// One timeline in the box from `bottom` up `height` points.
-    fn chart(&self, c: &mut Content, t: &Timeline, bottom: f32, height: f32) {
-        let (left, width) = (MARGIN, W - 2.0 * MARGIN);
-        let (t0, t1) = (self.incident.window.start.as_millis(), self.incident.window.end.as_millis());
-        let span = (t1 - t0).max(1) as f64;
-        let x = |ms: i64| left + ((ms.clamp(t0, t1) - t0) as f64 / span) as f32 * width;
-        let (pts, lo, hi) = self.plotted(t);
-        let y = |v: f64| bottom + 6.0 + ((v - lo) / (hi - lo)) as f32 * (height - 12.0);
-        c.save_state();
-        // frame
-        c.set_stroke_rgb(0.85, 0.87, 0.9).set_line_width(0.5).rect(left, bottom, width, height).stroke();
-        if let Some(a) = t.anomaly {
-            let (ax, bx) = (x(a.start.as_millis()), x(a.end.as_millis()));
-            c.set_fill_rgb(0.99, 0.93, 0.75).rect(ax, bottom, (bx - ax).max(1.0), height).fill_nonzero();
-        }
-        c.set_stroke_rgb(0.76, 0.25, 0.05).set_line_width(0.7).set_dash_pattern([3.0, 2.0], 0.0);
-        for ch in self.changes.iter().filter(|ch| ch.at.as_millis() >= t0 && ch.at.as_millis() <= t1) {
-            let cx = x(ch.at.as_millis());
-            c.move_to(cx, bottom).line_to(cx, bottom + height).stroke();
-        }
-        c.set_dash_pattern([], 0.0).set_stroke_rgb(0.54, 0.58, 0.65);
-        let dx = x(self.incident.detected_at.as_millis());
-        c.move_to(dx, bottom).line_to(dx, bottom + height).stroke();
-        c.set_stroke_rgb(0.23, 0.44, 0.97).set_line_width(0.9);
-        let mut first = true;
-        for &(m, v) in &pts {
-            if first {
-                c.move_to(x(m), y(v));
-                first = false;
+/// One plot in the box from `bottom` up `height` points, across the text width.
+fn draw(c: &mut Content, p: &Plot, bottom: f32, height: f32) {
+    let (left, width) = (MARGIN, W - 2.0 * MARGIN - 24.0);
+    let x = |t: i64| left + p.fx(t) as f32 * width;
+    let y = |v: f64| bottom + 6.0 + p.fy(v) as f32 * (height - 12.0);
+    let ink = |c: &mut Content, ink: Ink, stroke: bool| {
+        let (r, g, b) = ink.rgb();
+        if stroke {
+            c.set_stroke_rgb(r, g, b);
+            if ink.dashed() {
+                c.set_dash_pattern([3.0, 2.0], 0.0);
             } else {
-                c.line_to(x(m), y(v));
+                c.set_dash_pattern([], 0.0);
+            }
+        } else {
+            c.set_fill_rgb(r, g, b);
+        }
+    };
+    c.save_state();
+    c.set_stroke_rgb(0.85, 0.87, 0.9).set_line_width(0.5).rect(left, bottom, width, height).stroke();
+    for &(a, b) in &p.bands {
+        let (ax, bx) = (x(a), x(b));
+        c.set_fill_rgb(0.99, 0.93, 0.75).rect(ax, bottom, (bx - ax).max(1.0), height).fill_nonzero();
+    }
+    for bar in &p.bars {
+        let (ax, bx) = (x(bar.start), x(bar.end));
+        let (base, top) = (y(p.lo.max(0.0)), y(bar.value));
+        ink(c, bar.ink, false);
+        c.rect(ax, base, (bx - ax - 0.5).max(0.3), (top - base).max(0.0)).fill_nonzero();
+    }
+    c.set_line_width(0.7);
+    for m in &p.verticals {
+        ink(c, m.ink, true);
+        let cx = x(m.at);
+        c.move_to(cx, bottom).line_to(cx, bottom + height).stroke();
+    }
+    for m in &p.horizontals {
+        ink(c, m.ink, true);
+        let cy = y(m.at);
+        c.move_to(left, cy).line_to(left + width, cy).stroke();
+    }
+    c.set_line_width(0.9);
+    for line in &p.lines {
+        ink(c, line.ink, true);
+        for run in Plot::runs(line) {
+            let mut pts = run.iter();
+            if let Some(&(t, v)) = pts.next() {
+                c.move_to(x(t), y(v));
+                for &(t, v) in pts {
+                    c.line_to(x(t), y(v));
+                }
+                c.stroke();
             }
         }
-        if !first {
-            c.stroke();
-        }
-        c.restore_state();
-        for (v, at) in [(hi, bottom + height - 9.0), (lo, bottom + 3.0)] {
-            c.begin_text();
-            c.set_font(REGULAR, 7.0);
-            c.set_fill_rgb(0.36, 0.39, 0.47);
-            c.next_line(left + 3.0, at);
-            c.show(Str(&win_ansi(&faultlens_core::format_number(v))));
-            c.end_text();
-        }
-        c.set_fill_rgb(0.0, 0.0, 0.0);
     }
+    c.restore_state();
+    let labels = [(p.hi, left + 3.0, bottom + height - 9.0), (p.lo, left + 3.0, bottom + 3.0)];
+    let thresholds = p.horizontals.iter().map(|m| (m.at, left + width + 2.0, y(m.at) - 2.0));
+    c.set_fill_rgb(0.36, 0.39, 0.47);
+    for (v, at_x, at_y) in labels.into_iter().chain(thresholds) {
+        c.begin_text();
+        c.set_font(REGULAR, 7.0);
+        c.next_line(at_x, at_y);
+        c.show(Str(&win_ansi(&faultlens_core::format_number(v))));
+        c.end_text();
+    }
+    c.set_fill_rgb(0.0, 0.0, 0.0);
 }
 
 /// Assembles the pages into a document.
