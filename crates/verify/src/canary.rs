@@ -43,7 +43,7 @@ use faultlens_core::{format_number as num, quantile_sorted as quantile};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{TestError, mann_whitney_sorted, normal_quantile};
+use crate::stats::{RootSearch, TestError, mann_whitney_sorted_with, normal_quantile};
 
 /// Which way a metric may fail.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +237,9 @@ pub struct JudgeConfig {
     pub count_test: bool,
     /// Catch tail growth with a median that holds.
     pub tail_test: bool,
+    /// How the shift interval's ends are found: [`RootSearch::Local`] (default, fast) or
+    /// [`RootSearch::FullRange`] (R's iterates exactly).
+    pub root_search: RootSearch,
 }
 
 impl Default for JudgeConfig {
@@ -249,6 +252,7 @@ impl Default for JudgeConfig {
             min_detectable_ratio: 1.1,
             count_test: true,
             tail_test: true,
+            root_search: RootSearch::Local,
         }
     }
 }
@@ -258,6 +262,13 @@ impl JudgeConfig {
     #[must_use]
     pub fn kayenta() -> Self {
         Self { power_check: false, count_test: false, tail_test: false, ..Self::default() }
+    }
+
+    /// Sets how the interval's ends are searched for.
+    #[must_use]
+    pub fn with_root_search(mut self, search: RootSearch) -> Self {
+        self.root_search = search;
+        self
     }
 
     /// Sets the interval's confidence level.
@@ -606,7 +617,8 @@ fn clean(values: &[f64], a: &MetricAnalysis) -> (Vec<f64>, usize) {
             (false, _) => x.is_finite().then_some(x),
         })
         .collect();
-    v.sort_unstable_by(f64::total_cmp);
+    // a radix sort: several times faster than a comparison sort on the judge's sample sizes
+    radsort::sort(&mut v);
     if a.outliers.strategy == OutlierStrategy::Remove && v.len() >= 4 {
         let (q1, q3) = (quantile(&v, 0.25), quantile(&v, 0.75));
         let k = a.outliers.outlier_factor * (q3 - q1);
@@ -630,27 +642,49 @@ fn summary(sorted: &[f64], removed: usize) -> SampleSummary {
     }
 }
 
-/// The two sorted samples merged into one sorted sample.
-fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    loop {
-        match (a.get(i), b.get(j)) {
-            (Some(&x), Some(&y)) if x <= y => {
-                out.push(x);
-                i += 1;
-            }
-            (_, Some(&y)) => {
-                out.push(y);
-                j += 1;
-            }
-            (Some(&x), None) => {
-                out.push(x);
-                i += 1;
-            }
-            (None, None) => return out,
+/// The `k`-th smallest (0-based) of the union of two sorted samples, without merging them:
+/// a binary search for how many of the `k + 1` smallest come from `a`.
+fn kth_of_two(a: &[f64], b: &[f64], k: usize) -> Option<f64> {
+    if k >= a.len() + b.len() {
+        return None;
+    }
+    // take i from a and k + 1 - i from b, with a[i - 1] <= b[k + 1 - i] and b[k - i] <= a[i]
+    let (mut lo, mut hi) = ((k + 1).saturating_sub(b.len()), (k + 1).min(a.len()));
+    while lo < hi {
+        let i = lo + (hi - lo) / 2;
+        // too few from a when a[i] < b[k - i]
+        if a.get(i).zip(b.get(k - i)).is_some_and(|(x, y)| x < y) {
+            lo = i + 1;
+        } else {
+            hi = i;
         }
     }
+    let i = lo;
+    let from_a = if i > 0 { a.get(i - 1).copied() } else { None };
+    let from_b = if k + 1 > i { b.get(k - i).copied() } else { None };
+    match (from_a, from_b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// The type-7 quantile of the union of two sorted samples (as `quantile_sorted` of their
+/// merge).
+fn quantile_of_two(a: &[f64], b: &[f64], q: f64) -> f64 {
+    let n = a.len() + b.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let h = (n - 1) as f64 * q.clamp(0.0, 1.0);
+    let k = h.floor() as usize;
+    let lo = kth_of_two(a, b, k).unwrap_or(f64::NAN);
+    let hi = kth_of_two(a, b, (k + 1).min(n - 1)).unwrap_or(lo);
+    lo + (h - k as f64) * (hi - lo)
+}
+
+/// Values of a sorted sample above `cut`.
+fn count_above(sorted: &[f64], cut: f64) -> u64 {
+    (sorted.len() - sorted.partition_point(|&v| v <= cut)) as u64
 }
 
 /// Upper tail of a binomial distribution: P(X >= k) for X ~ Bin(n, p), summed in log space.
@@ -748,7 +782,7 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> Metr
     if settings.count_test && is_counter(&c, &e) {
         return classify_counts(r, a, &c, &e, up, down, alpha);
     }
-    let mw = match mann_whitney_sorted(&e, &c, settings.confidence) {
+    let mw = match mann_whitney_sorted_with(&e, &c, settings.confidence, settings.root_search) {
         Ok(x) => x,
         Err(TestError::AllTied) => {
             r.explanation = "every value is the same".to_string();
@@ -793,11 +827,10 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig) -> Metr
     // share of all values (exact hypergeometric test; under no change every value is equally
     // likely to be among the largest)
     if settings.tail_test && up && c.len() >= 20 && e.len() >= 20 {
-        let pooled = merge_sorted(&c, &e);
-        let cut = quantile(&pooled, 0.95);
-        let over_e = e.iter().filter(|&&v| v > cut).count() as u64;
-        let over = pooled.iter().filter(|&&v| v > cut).count() as u64;
-        let (n_all, n_e) = (pooled.len() as u64, e.len() as u64);
+        let cut = quantile_of_two(&c, &e, 0.95);
+        let over_e = count_above(&e, cut);
+        let over = over_e + count_above(&c, cut);
+        let (n_all, n_e) = ((c.len() + e.len()) as u64, e.len() as u64);
         let expected = over as f64 * n_e as f64 / n_all as f64;
         let p = hypergeometric_upper_tail(over_e, n_all, over, n_e);
         if over_e as f64 >= 1.5 * expected && p < alpha / 2.0 {
@@ -909,6 +942,32 @@ fn ratio(a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Order statistics and quantiles of two sorted samples equal those of their merge.
+        #[test]
+        fn kth_of_two_equals_the_merge(
+            mut a in proptest::collection::vec(-5i32..5, 0..25),
+            mut b in proptest::collection::vec(-5i32..5, 0..25),
+            q in 0.0f64..=1.0,
+        ) {
+            a.sort_unstable();
+            b.sort_unstable();
+            let (a, b): (Vec<f64>, Vec<f64>) =
+                (a.iter().map(|&v| f64::from(v)).collect(), b.iter().map(|&v| f64::from(v)).collect());
+            let mut all: Vec<f64> = a.iter().chain(&b).copied().collect();
+            all.sort_unstable_by(f64::total_cmp);
+            for (k, want) in all.iter().enumerate() {
+                proptest::prop_assert_eq!(kth_of_two(&a, &b, k), Some(*want));
+            }
+            proptest::prop_assert_eq!(kth_of_two(&a, &b, all.len()), None);
+            if !all.is_empty() {
+                let (got, want) = (quantile_of_two(&a, &b, q), quantile(&all, q));
+                proptest::prop_assert!((got - want).abs() < 1e-12, "{} vs {}", got, want);
+                proptest::prop_assert_eq!(count_above(&a, 0.0) + count_above(&b, 0.0), all.iter().filter(|&&v| v > 0.0).count() as u64);
+            }
+        }
+    }
 
     #[test]
     fn tails_of_discrete_distributions() {
