@@ -5,6 +5,9 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/faultlens/target
 export CARGO_TERM_COLOR ?= never
 CARGO ?= cargo
 BIN := $(CARGO_TARGET_DIR)/debug/faultlens
+# The tests cover the optional features too (polars: DORA over DataFrames). One feature set for
+# every step, so each profile builds the workspace once.
+TEST_FEATURES ?= --features faultlens-verify/polars,faultlens-benches/polars
 SHARED ?= ../shared
 
 .PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary schema demo-bundles clean
@@ -35,26 +38,26 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --locked $(TEST_FEATURES) -- -D warnings
 
 ## Unit, integration and property tests (nextest); ends with a plain `N passed, N failed` line.
 ## Property tests run from a fixed seed so that CI is deterministic; set PROPTEST_RNG_SEED to
 ## explore others.
 unit:
-	FAULTLENS_REQUIRE_TOOLS=1 PROPTEST_RNG_SEED=$${PROPTEST_RNG_SEED:-20261127} $(CARGO) nextest run --workspace --lib --bins --tests --locked --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
+	FAULTLENS_REQUIRE_TOOLS=1 PROPTEST_RNG_SEED=$${PROPTEST_RNG_SEED:-20261127} $(CARGO) nextest run --workspace --lib --bins --tests --locked $(TEST_FEATURES) --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
 	@grep -oE '[0-9]+ tests run: [0-9]+ passed' $(CARGO_TARGET_DIR)/nextest.log | tail -1 | awk '{print $$4 " passed, 0 failed"}'
 
 ## README and API examples.
 doctest:
-	$(CARGO) test --workspace --doc --locked
+	$(CARGO) test --workspace --doc --locked $(TEST_FEATURES)
 
 doc-check:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked $(TEST_FEATURES)
 
 ## Benches and examples must build and run once (test mode), so they never rot.
 build-extra:
-	$(CARGO) test --workspace --benches --locked
-	$(CARGO) build --workspace --bins --locked
+	$(CARGO) test --workspace --benches --locked $(TEST_FEATURES)
+	$(CARGO) build --workspace --bins --locked $(TEST_FEATURES)
 	$(CARGO_TARGET_DIR)/debug/faultlens-example-quickstart examples/bundles/bad-deploy > /dev/null
 	$(CARGO_TARGET_DIR)/debug/faultlens-example-canary-eval 2 > /dev/null
 

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::samples::{InputError, read_rows};
 
-const HOUR_MS: f64 = 3_600_000.0;
-const DAY_MS: f64 = 24.0 * HOUR_MS;
+pub(crate) const HOUR_MS: f64 = 3_600_000.0;
+pub(crate) const DAY_MS: f64 = 24.0 * HOUR_MS;
 
 /// One deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +238,81 @@ pub fn failed_deployments(incidents: &[IncidentRecord]) -> BTreeSet<&str> {
     incidents.iter().filter_map(|i| i.change_id.as_deref()).collect()
 }
 
+/// What [`dora`] (and the polars path) count, before it becomes a report.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Aggregates {
+    pub(crate) period: TimeRange,
+    pub(crate) deployments: usize,
+    /// Distinct UTC days with a deployment.
+    pub(crate) deploy_days: usize,
+    pub(crate) lead_median_hours: Option<f64>,
+    pub(crate) lead_samples: usize,
+    pub(crate) failed: usize,
+    pub(crate) restore_median_hours: Option<f64>,
+    pub(crate) restored: usize,
+    pub(crate) open: usize,
+}
+
+/// The default period: from the first to the last deployment, at least one day.
+pub(crate) fn default_period(first: Option<i64>, last: Option<i64>) -> TimeRange {
+    let first = Timestamp::from_millis(first.unwrap_or(0));
+    let last = last.map_or(first, Timestamp::from_millis);
+    TimeRange { start: first, end: last.max(first.add_millis(DAY_MS as i64)) }
+}
+
+impl Aggregates {
+    /// The report: rates, notes on what cannot be computed, and the tiers.
+    pub(crate) fn report(self, table: Option<&TierTable>) -> DoraReport {
+        let mut notes = Vec::new();
+        let period = self.period;
+        let days = (period.end.as_millis() - period.start.as_millis()) as f64 / DAY_MS;
+        let n = self.deployments;
+        let frequency = (days > 0.0).then(|| n as f64 / days);
+        let days_with = (days >= 1.0).then(|| (self.deploy_days as f64 / days.ceil()).min(1.0));
+        if self.lead_samples == 0 && n > 0 {
+            notes.push("no deployment carries a commit time: lead time for changes is unknown".into());
+        }
+        let cfr = (n > 0).then(|| self.failed as f64 / n as f64);
+        if n == 0 {
+            notes.push("no deployments in the period".into());
+        }
+        if self.restored == 0 {
+            notes.push("no incident was restored in the period: time to restore is unknown".into());
+        }
+        let (lead, restore) = (self.lead_median_hours, self.restore_median_hours);
+        let tiers = table.map(|t| {
+            let best = |meets: &dyn Fn(&Tier) -> bool| t.tiers.iter().find(|x| meets(x)).map(|x| x.name.clone());
+            TierPlacement {
+                table_year: t.year,
+                deployment_frequency: frequency.and_then(|f| best(&|x| f >= x.min_deploys_per_day)),
+                lead_time: lead.and_then(|l| best(&|x| x.max_lead_time_hours.is_none_or(|m| l <= m))),
+                change_failure_rate: cfr.and_then(|c| best(&|x| c <= x.max_change_failure_rate)),
+                time_to_restore: restore.and_then(|r| best(&|x| x.max_restore_hours.is_none_or(|m| r <= m))),
+            }
+        });
+        DoraReport {
+            period,
+            deployments: n,
+            deployment_frequency_per_day: frequency,
+            days_with_deploys: days_with,
+            lead_time_median_hours: lead,
+            lead_time_samples: self.lead_samples,
+            change_failure_rate: cfr,
+            failed_deployments: self.failed,
+            time_to_restore_median_hours: restore,
+            restored_incidents: self.restored,
+            open_incidents: self.open,
+            tiers,
+            notes,
+        }
+    }
+}
+
+/// The UTC day of a time.
+pub(crate) fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(DAY_MS as i64)
+}
+
 /// Computes the four keys over `period` (default: from the first to the last deployment,
 /// at least one day), placed in `table`'s tiers when given.
 #[must_use]
@@ -247,72 +322,37 @@ pub fn dora(
     period: Option<TimeRange>,
     table: Option<&TierTable>,
 ) -> DoraReport {
-    let mut notes = Vec::new();
     let period = period.unwrap_or_else(|| {
-        let first = deployments.iter().map(|d| d.deployed_at).min().unwrap_or(Timestamp::from_millis(0));
-        let last = deployments.iter().map(|d| d.deployed_at).max().unwrap_or(first);
-        TimeRange { start: first, end: last.max(first.add_millis(DAY_MS as i64)) }
+        let times = || deployments.iter().map(|d| d.deployed_at.as_millis());
+        default_period(times().min(), times().max())
     });
     let in_period = |t: Timestamp| t >= period.start && t <= period.end;
     let deps: Vec<&Deployment> = deployments.iter().filter(|d| in_period(d.deployed_at)).collect();
-    let days = (period.end.as_millis() - period.start.as_millis()) as f64 / DAY_MS;
-    let n = deps.len();
-    let frequency = (days > 0.0).then(|| n as f64 / days);
-    let deploy_days: BTreeSet<i64> = deps.iter().map(|d| d.deployed_at.as_millis().div_euclid(DAY_MS as i64)).collect();
-    let days_with = (days >= 1.0).then(|| (deploy_days.len() as f64 / days.ceil()).min(1.0));
+    let deploy_days: BTreeSet<i64> = deps.iter().map(|d| day_of(d.deployed_at.as_millis())).collect();
     let mut leads: Vec<f64> = deps
         .iter()
         .filter_map(|d| d.commit_at.map(|c| (d.deployed_at.as_millis() - c.as_millis()) as f64 / HOUR_MS))
         .filter(|h| *h >= 0.0)
         .collect();
-    let lead_samples = leads.len();
-    if lead_samples == 0 && n > 0 {
-        notes.push("no deployment carries a commit time: lead time for changes is unknown".into());
-    }
-    let lead = median(&mut leads);
     let caused = failed_deployments(incidents);
-    let failed = deps.iter().filter(|d| d.failed || caused.contains(d.id.as_str())).count();
-    let cfr = (n > 0).then(|| failed as f64 / n as f64);
-    if n == 0 {
-        notes.push("no deployments in the period".into());
-    }
     let in_scope: Vec<&IncidentRecord> = incidents.iter().filter(|i| in_period(i.started_at)).collect();
     let mut restores: Vec<f64> = in_scope
         .iter()
         .filter_map(|i| i.resolved_at.map(|r| (r.as_millis() - i.started_at.as_millis()) as f64 / HOUR_MS))
         .filter(|h| *h >= 0.0)
         .collect();
-    let restored = restores.len();
-    let open = in_scope.iter().filter(|i| i.resolved_at.is_none()).count();
-    if restored == 0 {
-        notes.push("no incident was restored in the period: time to restore is unknown".into());
-    }
-    let restore = median(&mut restores);
-    let tiers = table.map(|t| {
-        let best = |meets: &dyn Fn(&Tier) -> bool| t.tiers.iter().find(|x| meets(x)).map(|x| x.name.clone());
-        TierPlacement {
-            table_year: t.year,
-            deployment_frequency: frequency.and_then(|f| best(&|x| f >= x.min_deploys_per_day)),
-            lead_time: lead.and_then(|l| best(&|x| x.max_lead_time_hours.is_none_or(|m| l <= m))),
-            change_failure_rate: cfr.and_then(|c| best(&|x| c <= x.max_change_failure_rate)),
-            time_to_restore: restore.and_then(|r| best(&|x| x.max_restore_hours.is_none_or(|m| r <= m))),
-        }
-    });
-    DoraReport {
+    Aggregates {
         period,
-        deployments: n,
-        deployment_frequency_per_day: frequency,
-        days_with_deploys: days_with,
-        lead_time_median_hours: lead,
-        lead_time_samples: lead_samples,
-        change_failure_rate: cfr,
-        failed_deployments: failed,
-        time_to_restore_median_hours: restore,
-        restored_incidents: restored,
-        open_incidents: open,
-        tiers,
-        notes,
+        deployments: deps.len(),
+        deploy_days: deploy_days.len(),
+        lead_samples: leads.len(),
+        lead_median_hours: median(&mut leads),
+        failed: deps.iter().filter(|d| d.failed || caused.contains(d.id.as_str())).count(),
+        restored: restores.len(),
+        restore_median_hours: median(&mut restores),
+        open: in_scope.iter().filter(|i| i.resolved_at.is_none()).count(),
     }
+    .report(table)
 }
 
 /// Reads deployments from CSV: `id,deployed_at` required; `service`, `commit_at`, `failed`

@@ -2,7 +2,9 @@
 //!
 //! - [`canary`]: the canary judge, reading Kayenta canary configs, with Kayenta's classification
 //!   and scoring plus explicit Insufficient data, counter, tail and plain-words explanations.
-//! - [`dora`]: DORA's four keys from deployments and incidents, placed in versioned tier tables.
+//! - [`dora`]: DORA's four keys from deployments and incidents, placed in versioned tier tables;
+//!   `dora_frame` (feature `polars`) computes them over polars DataFrames, per service too, and
+//!   returns reports as DataFrames.
 //! - [`postchange`]: post-change verification of a bundle's change (before and after, canary and
 //!   baseline by version), deciding promote, hold or roll back with evidence.
 //! - [`report`]: incident reports as Markdown, a self-contained HTML page with SVG charts
@@ -17,6 +19,8 @@
 pub mod canary;
 mod chart;
 pub mod dora;
+#[cfg(feature = "polars")]
+pub mod dora_frame;
 pub mod postchange;
 pub mod report;
 mod report_pdf;
