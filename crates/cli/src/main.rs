@@ -4,6 +4,7 @@
 //! integrity mismatch); 2 usage error; 3 the command could not run (I/O, decoding).
 
 mod analyze_cmd;
+mod audit_cmd;
 mod bundle_cmd;
 mod demo;
 mod detect_cmd;
@@ -82,6 +83,12 @@ enum Command {
         #[command(subcommand)]
         action: slo_cmd::SloAction,
     },
+    /// The signed, hash-chained audit log: make a key, append an entry, verify a log (exit 0
+    /// intact, 1 tampered, naming the first bad entry).
+    Audit {
+        #[command(subcommand)]
+        action: audit_cmd::AuditAction,
+    },
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
     /// Run the analysis on the bundled demo incident and print a readable summary.
@@ -149,6 +156,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args, cli.format),
         Command::Verify(args) => verify_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
+        Command::Audit { action } => audit_cmd::run(action, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };
     match result {

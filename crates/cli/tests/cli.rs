@@ -500,3 +500,64 @@ fn report_writes_html_and_markdown_with_evidence() {
     let o = faultlens(&["report", bundle.to_str().unwrap(), "--html", html.to_str().unwrap(), "--slo", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn audit_keygen_append_verify_and_tampering() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, log) = (tmp.path().join("audit.key"), tmp.path().join("audit.jsonl"));
+    let (k, l) = (key.to_str().unwrap(), log.to_str().unwrap());
+    let public = ok(&["audit", "keygen", "--out", k]).trim().to_string();
+    assert_eq!(public.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // a second keygen never overwrites a key
+    assert_eq!(faultlens(&["audit", "keygen", "--out", k]).status.code(), Some(3));
+    for i in 0..3 {
+        let subject = format!("plan-{i}");
+        ok(&[
+            "audit",
+            "append",
+            l,
+            "--key-file",
+            k,
+            "--actor",
+            "alice",
+            "--action",
+            "plan.approved",
+            "--subject",
+            &subject,
+            "--detail",
+            "why=$(rm -rf /) `x`",
+            "--at",
+            "2026-11-27T10:00:00Z",
+        ]);
+    }
+    let out = ok(&["audit", "verify", l, "--key", &public]);
+    assert!(out.contains("3 entries verified"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&ok(&["--format", "json", "audit", "verify", l])).unwrap();
+    assert_eq!(v["verified"], 3);
+    let head = v["head"].as_str().unwrap().to_string();
+    // an edit is named, exit 1
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replacen("plan-1", "plan-9", 1)).unwrap();
+    let o = faultlens(&["audit", "verify", l, "--key", &public]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("line 2 (entry 2): edited"), "{o:?}");
+    // and nothing more is chained to it
+    let o = faultlens(&["audit", "append", l, "--key-file", k, "--actor", "a", "--action", "b", "--subject", "c"]);
+    assert_eq!(o.status.code(), Some(1));
+    // the last entry cut off: seen against the kept head
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    assert!(faultlens(&["audit", "verify", l, "--key", &public]).status.success());
+    let o = faultlens(&["audit", "verify", l, "--key", &public, "--head", &head]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("removed from the end"));
+    // an untrusted signer
+    let other = ok(&["audit", "keygen", "--out", tmp.path().join("other.key").to_str().unwrap()]);
+    assert_eq!(faultlens(&["audit", "verify", l, "--key", other.trim()]).status.code(), Some(1));
+    assert_eq!(faultlens(&["audit", "verify", l, "--key", "nothex"]).status.code(), Some(2));
+}

@@ -48,6 +48,13 @@ impl ContentHash {
         Ok(Self(h.finalize().into()))
     }
 
+    /// A hash from its raw digest bytes (all zeros stands for "no previous content" where a
+    /// format needs one).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The raw digest bytes.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8; 32] {

@@ -1,6 +1,11 @@
-//! faultlens remediate stage.
+//! Remediation: fix plans, preflight gates, approvals, the audit log and the runner.
 //!
-//! This crate is the home of the remediate stage of the faultlens pipeline. Its capability lands in
-//! a later issue; today it only re-exports the core model it will build on.
+//! Built so far:
+//! - [`audit`]: the append-only audit log, hash-chained and signed with ed25519, and its
+//!   verification, which names the first edited, deleted, inserted, reordered or forged entry.
+//!
+//! Fix plans, preflight gates, approvals and the runner are not built yet.
+
+pub mod audit;
 
 pub use faultlens_core as core;
