@@ -70,7 +70,7 @@ fuzz:
 	cargo +nightly fuzz run $(TARGET) -- -max_total_time=60
 
 bench:
-	$(CARGO) bench -p faultlens-benches
+	$(CARGO) bench -p faultlens-benches --features polars
 
 ## Accuracy on the shared benchmark subsets (skipped with a message when ../shared is absent).
 eval:

@@ -638,9 +638,8 @@ impl IncidentReport {
                 Block::Hypothesis { rank, summary, confidence } => {
                     let _ = writeln!(o, "\n### {rank}. {} (confidence {confidence:.2})\n", cell(&summary));
                 }
-                Block::Item(tone, spans) => {
+                Block::Item(_, spans) => {
                     let _ = writeln!(o, "- {}", md_spans(&spans, false));
-                    let _ = tone;
                 }
                 Block::EndHypothesis => {}
                 Block::Table { header, rows } => {
