@@ -132,7 +132,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], AuditError> {
+pub(crate) fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], AuditError> {
     let s = s.trim();
     let bad = || AuditError::Key(format!("{what}: expected {} hex digits", 2 * N));
     if s.len() != 2 * N || !s.is_ascii() {
@@ -168,6 +168,11 @@ impl AuditKey {
     #[must_use]
     pub fn secret_hex(&self) -> String {
         hex(&self.0.to_bytes())
+    }
+
+    /// The signing key itself, for other signed records of this crate.
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.0
     }
 
     /// The public key, 64 hex digits, as entries name it.

@@ -3,9 +3,12 @@
 //! Built so far:
 //! - [`audit`]: the append-only audit log, hash-chained and signed with ed25519, and its
 //!   verification, which names the first edited, deleted, inserted, reordered or forged entry.
+//! - [`approval`]: approval policies (N of M approvers, required roles, the author barred,
+//!   expiry) and signed approvals bound to a plan's content hash, evaluated fail-closed.
 //!
-//! Fix plans, preflight gates, approvals and the runner are not built yet.
+//! Fix plans, preflight gates and the runner are not built yet.
 
+pub mod approval;
 pub mod audit;
 
 pub use faultlens_core as core;
