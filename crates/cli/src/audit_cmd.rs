@@ -100,11 +100,7 @@ pub(crate) fn run(action: AuditAction, format: Format) -> Result<(), Failure> {
                     code: 2,
                     message: format!("--at: `{t}` is not a time"),
                 })?,
-                None => Timestamp::from_millis(
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
-                ),
+                None => crate::now(),
             };
             let mut detail = BTreeMap::new();
             for d in details {

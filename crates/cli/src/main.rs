@@ -4,6 +4,7 @@
 //! integrity mismatch); 2 usage error; 3 the command could not run (I/O, decoding).
 
 mod analyze_cmd;
+mod approve_cmd;
 mod audit_cmd;
 mod bundle_cmd;
 mod demo;
@@ -83,6 +84,10 @@ enum Command {
         #[command(subcommand)]
         action: slo_cmd::SloAction,
     },
+    /// Approve a plan: a signed approval bound to the plan file's content hash.
+    Approve(approve_cmd::ApproveArgs),
+    /// Check a plan's approvals against an approval policy (exit 0 approved, 1 not).
+    Approvals(approve_cmd::ApprovalsArgs),
     /// The signed, hash-chained audit log: make a key, append an entry, verify a log (exit 0
     /// intact, 1 tampered, naming the first bad entry).
     Audit {
@@ -115,6 +120,16 @@ impl Failure {
     pub(crate) fn verdict(code: u8, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), reported: true }
     }
+}
+
+/// The wall-clock time, for records of actions (approvals, audit entries); analysis never
+/// reads the clock.
+pub(crate) fn now() -> faultlens::core::Timestamp {
+    faultlens::core::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+    )
 }
 
 /// Reads an input file; failing to is an input error (exit 3) naming the file.
@@ -157,6 +172,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_cmd::run(args, cli.format),
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Audit { action } => audit_cmd::run(action, cli.format),
+        Command::Approve(args) => approve_cmd::approve(args),
+        Command::Approvals(args) => approve_cmd::check(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };
     match result {

@@ -561,3 +561,64 @@ fn audit_keygen_append_verify_and_tampering() {
     assert_eq!(faultlens(&["audit", "verify", l, "--key", other.trim()]).status.code(), Some(1));
     assert_eq!(faultlens(&["audit", "verify", l, "--key", "nothex"]).status.code(), Some(2));
 }
+
+#[test]
+fn approve_and_check_a_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let plan = p("plan.json");
+    std::fs::write(&plan, r#"{"steps": ["kubectl rollout undo deployment/billing"]}"#).unwrap();
+    let alice = ok(&["audit", "keygen", "--out", &p("alice.key")]).trim().to_string();
+    let bob = ok(&["audit", "keygen", "--out", &p("bob.key")]).trim().to_string();
+    let policy = serde_json::json!({
+        "approvers": [
+            {"name": "alice", "key": alice, "roles": ["sre"]},
+            {"name": "bob", "key": bob, "roles": ["owner"]}
+        ],
+        "required": 2,
+        "required_roles": ["owner"]
+    });
+    std::fs::write(p("policy.json"), policy.to_string()).unwrap();
+    let check = |author: &str| {
+        faultlens(&[
+            "--format",
+            "json",
+            "approvals",
+            &plan,
+            "--policy",
+            &p("policy.json"),
+            "--approvals",
+            &p("approvals.jsonl"),
+            "--author",
+            author,
+        ])
+    };
+    ok(&["approve", &plan, "--key-file", &p("alice.key"), "--approver", "alice", "-o", &p("approvals.jsonl")]);
+    let o = check("carol");
+    assert_eq!(o.status.code(), Some(1), "one of two");
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d["counted"], serde_json::json!(["alice"]));
+    ok(&["approve", &plan, "--key-file", &p("bob.key"), "--approver", "bob", "-o", &p("approvals.jsonl")]);
+    assert!(check("carol").status.success());
+    // the author cannot approve their own plan
+    assert_eq!(check("bob").status.code(), Some(1));
+    // a changed plan is a different plan: the approvals no longer count
+    std::fs::write(&plan, r#"{"steps": ["kubectl delete namespace prod"]}"#).unwrap();
+    let o = check("carol");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("other_plan"));
+    // an approval signed with someone else's key
+    std::fs::write(&plan, "x").unwrap();
+    ok(&["approve", &plan, "--key-file", &p("alice.key"), "--approver", "bob", "-o", &p("forged.jsonl")]);
+    let o = faultlens(&[
+        "approvals",
+        &plan,
+        "--policy",
+        &p("policy.json"),
+        "--approvals",
+        &p("forged.jsonl"),
+        "--author",
+        "carol",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("signature does not verify"), "{o:?}");
+}
