@@ -22,13 +22,15 @@ test: deps fmt-check clippy doc-check doctest build-extra fuzz-build unit
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-## Tools the tests need (idempotent): cargo-nextest, and promtool (Debian's prometheus package)
-## for the SLO rule tests.
+## Tools the tests need (idempotent): cargo-nextest, promtool (Debian's prometheus package) for
+## the SLO rule tests, and shellcheck for the generated scripts.
 deps:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required"; exit 1; }
 	@$(CARGO) nextest --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
 	@command -v promtool >/dev/null || { echo "installing Debian's prometheus package (promtool)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v shellcheck >/dev/null || { echo "installing Debian's shellcheck package"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
 	@[ -d $(SHARED)/data ] || echo "NOTE: $(SHARED)/data is absent; checks on the shared benchmark data will be skipped"
 
 fmt:

@@ -1,0 +1,81 @@
+//! Quoting against real shells: whatever the value, a POSIX shell hands the program exactly
+//! that value as one argument, and shellcheck accepts the scripts.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use faultlens_remediate::shell::{Cmd, Script};
+use proptest::prelude::*;
+
+/// The arguments `shell` passes to `printf '%s\000'` when it runs `line`.
+fn through(shell: &str, line: &str) -> Vec<String> {
+    let out = Command::new(shell).arg("-c").arg(line).output().unwrap();
+    assert!(out.status.success(), "{shell}: {line}: {}", String::from_utf8_lossy(&out.stderr));
+    let mut parts: Vec<String> =
+        out.stdout.split(|&b| b == 0).map(|p| String::from_utf8(p.to_vec()).unwrap()).collect();
+    parts.pop(); // after the last NUL
+    parts
+}
+
+fn shells() -> Vec<&'static str> {
+    ["/bin/sh", "/bin/bash", "/bin/dash"].into_iter().filter(|s| std::path::Path::new(s).exists()).collect()
+}
+
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        Just("$(touch /tmp/faultlens-pwned)".to_string()),
+        Just("`touch /tmp/faultlens-pwned`".to_string()),
+        Just("a'b\"c\\d".to_string()),
+        Just("line\nbreak; rm -rf /".to_string()),
+        Just("*".to_string()),
+        Just("~root".to_string()),
+        Just("".to_string()),
+        Just("-rf".to_string()),
+        "[ -~]{0,12}",
+    ]
+    .prop_map(|s| s.replace('\0', ""))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Every value arrives as itself, one argument, in every shell here.
+    #[test]
+    fn every_value_arrives_as_itself(values in proptest::collection::vec(hostile(), 1..6)) {
+        let line = Cmd::new("printf").arg("%s\\000").args(values.clone()).render().unwrap();
+        for shell in shells() {
+            prop_assert_eq!(&through(shell, &line), &values, "{}: {}", shell, line);
+        }
+        prop_assert!(!std::path::Path::new("/tmp/faultlens-pwned").exists());
+    }
+}
+
+#[test]
+fn scripts_pass_shellcheck() {
+    let Ok(status) = Command::new("shellcheck").arg("--version").stdout(Stdio::null()).status() else {
+        assert!(
+            std::env::var_os("FAULTLENS_REQUIRE_TOOLS").is_none(),
+            "shellcheck is required (FAULTLENS_REQUIRE_TOOLS)"
+        );
+        println!("SKIPPED: shellcheck is not installed");
+        return;
+    };
+    assert!(status.success());
+    let mut s = Script::default();
+    s.comment("roll back billing: the deploy argocd:billing:1 is the likely cause\n$(not a command)");
+    for v in ["$(touch /tmp/x)", "`id`", "it's", "a\nb", "*", "", "--all", "~", "a b\tc", "ünïcødé"] {
+        s.run(Cmd::new("kubectl").args(["--namespace", v, "rollout", "undo", "--", v]));
+    }
+    let text = s.render().unwrap();
+    let mut child = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stdout));
+}
