@@ -12,11 +12,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ed25519_dalek::{Signature, Signer as _};
 use faultlens_core::{ContentHash, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditError, AuditKey, public_key};
+use crate::audit::{AuditKey, public_key, verify_hex};
 
 /// Domain separation for approval signatures.
 const DOMAIN: &[u8] = b"faultlens-approval-v1\n";
@@ -129,8 +128,7 @@ impl Approval {
         key: &AuditKey,
     ) -> Self {
         let approver = approver.into();
-        let sig = key.signing_key().sign(&signed_bytes(&plan, &approver, at, expires_at));
-        let signature = sig.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let signature = key.sign_hex(&signed_bytes(&plan, &approver, at, expires_at));
         Self { plan, approver, at, expires_at, signature }
     }
 }
@@ -243,10 +241,11 @@ fn check(
     }
     let approver = by_name.get(a.approver.as_str()).ok_or_else(|| Rejection::UnknownApprover(a.approver.clone()))?;
     let bad = || Rejection::BadSignature(a.approver.clone());
-    let key = public_key(&approver.key).map_err(|_: AuditError| bad())?;
-    let sig = crate::audit::unhex::<64>(&a.signature, "signature").map_err(|_| bad())?;
-    key.verify_strict(&signed_bytes(&a.plan, &a.approver, a.at, a.expires_at), &Signature::from_bytes(&sig))
-        .map_err(|_| bad())?;
+    let key = public_key(&approver.key).map_err(|_| bad())?;
+    let message = signed_bytes(&a.plan, &a.approver, a.at, a.expires_at);
+    if !verify_hex(&key, &message, &a.signature).unwrap_or(false) {
+        return Err(bad());
+    }
     if a.approver == author && !policy.author_may_approve {
         return Err(Rejection::Author(a.approver.clone()));
     }

@@ -132,7 +132,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], AuditError> {
+fn unhex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], AuditError> {
     let s = s.trim();
     let bad = || AuditError::Key(format!("{what}: expected {} hex digits", 2 * N));
     if s.len() != 2 * N || !s.is_ascii() {
@@ -170,9 +170,10 @@ impl AuditKey {
         hex(&self.0.to_bytes())
     }
 
-    /// The signing key itself, for other signed records of this crate.
-    pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.0
+    /// The ed25519 signature of `message`, hex: how every signed record of this crate (log
+    /// entries, approvals) is signed.
+    pub(crate) fn sign_hex(&self, message: &[u8]) -> String {
+        hex(&self.0.sign(message).to_bytes())
     }
 
     /// The public key, 64 hex digits, as entries name it.
@@ -188,6 +189,16 @@ impl AuditKey {
 /// [`AuditError::Key`] when it is not a valid ed25519 public key.
 pub fn public_key(s: &str) -> Result<VerifyingKey, AuditError> {
     VerifyingKey::from_bytes(&unhex::<32>(s, "public key")?).map_err(|e| AuditError::Key(format!("public key: {e}")))
+}
+
+/// Whether `signature` (hex, as [`AuditKey::sign_hex`] writes it) is `key`'s signature of
+/// `message` (strict ed25519 verification).
+///
+/// # Errors
+/// [`AuditError::Key`] when the signature is not 128 hex digits.
+pub(crate) fn verify_hex(key: &VerifyingKey, message: &[u8], signature: &str) -> Result<bool, AuditError> {
+    let bytes = unhex::<64>(signature, "signature")?;
+    Ok(key.verify_strict(message, &Signature::from_bytes(&bytes)).is_ok())
 }
 
 /// The first thing wrong with a log.
@@ -295,12 +306,10 @@ pub fn verify_log(bytes: &[u8], trusted: &[VerifyingKey], expect_head: Option<Co
         if !trusted.is_empty() && !trusted.contains(&key) {
             return bad(i, seq, Problem::UntrustedKey(entry.key.clone()), verified, head);
         }
-        let signature = match unhex::<64>(&entry.signature, "signature") {
-            Ok(s) => Signature::from_bytes(&s),
+        match verify_hex(&key, entry.hash.as_bytes(), &entry.signature) {
+            Ok(true) => {}
+            Ok(false) => return bad(i, seq, Problem::BadSignature, verified, head),
             Err(e) => return bad(i, seq, Problem::Malformed(e.to_string()), verified, head),
-        };
-        if key.verify_strict(entry.hash.as_bytes(), &signature).is_err() {
-            return bad(i, seq, Problem::BadSignature, verified, head);
         }
         head = entry.hash;
         verified += 1;
@@ -378,7 +387,7 @@ impl AuditLog {
             signature: String::new(),
         };
         entry.hash = entry.computed_hash();
-        entry.signature = hex(&self.key.0.sign(entry.hash.as_bytes()).to_bytes());
+        entry.signature = self.key.sign_hex(entry.hash.as_bytes());
         let io = |source| AuditError::Io { path: self.path.clone(), source };
         let mut line = serde_json::to_vec(&entry).map_err(|e| io(std::io::Error::other(e)))?;
         line.push(b'\n');
