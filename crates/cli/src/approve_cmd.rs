@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::{ContentHash, Timestamp};
+use faultlens::core::ContentHash;
 use faultlens::remediate::approval::{Approval, ApprovalPolicy, evaluate};
-use faultlens::remediate::audit::AuditKey;
 
 use crate::{Failure, Format};
 
@@ -49,14 +48,9 @@ pub(crate) struct ApprovalsArgs {
     at: Option<String>,
 }
 
-fn usage(message: String) -> Failure {
-    Failure { reported: false, code: 2, message }
-}
-
 pub(crate) fn approve(a: ApproveArgs) -> Result<(), Failure> {
     let plan = ContentHash::of(&crate::read_input(&a.plan)?);
-    let text = String::from_utf8_lossy(&crate::read_input(&a.key_file)?).into_owned();
-    let key = AuditKey::from_secret_hex(&text).map_err(|e| usage(format!("{}: {e}", a.key_file.display())))?;
+    let key = crate::audit_cmd::key_file(&a.key_file)?;
     let at = crate::now();
     let expires = a.expires_in_min.map(|m| at.add_millis(m.saturating_mul(60_000)));
     let approval = Approval::sign(plan, a.approver, at, expires, &key);
@@ -87,7 +81,7 @@ pub(crate) fn check(a: ApprovalsArgs, format: Format) -> Result<(), Failure> {
         approvals.push(approval);
     }
     let at = match &a.at {
-        Some(t) => Timestamp::parse_lenient(t).ok_or_else(|| usage(format!("--at: `{t}` is not a time")))?,
+        Some(t) => crate::time_flag("at", t)?,
         None => crate::now(),
     };
     let d = evaluate(&policy, plan, &a.author, &approvals, at);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use faultlens::core::{ContentHash, Timestamp};
+use faultlens::core::ContentHash;
 use faultlens::remediate::audit::{AuditError, AuditKey, AuditLog, AuditRecord, public_key, verify_log};
 
 use crate::{Failure, Format};
@@ -69,7 +69,7 @@ impl From<AuditError> for Failure {
     }
 }
 
-fn key_file(path: &std::path::Path) -> Result<AuditKey, Failure> {
+pub(crate) fn key_file(path: &std::path::Path) -> Result<AuditKey, Failure> {
     let text = String::from_utf8_lossy(&crate::read_input(path)?).into_owned();
     AuditKey::from_secret_hex(&text).map_err(|e| Failure {
         reported: false,
@@ -95,11 +95,7 @@ pub(crate) fn run(action: AuditAction, format: Format) -> Result<(), Failure> {
         }
         AuditAction::Append { log, key_file: kf, actor, action, subject, details, at } => {
             let at = match at {
-                Some(t) => Timestamp::parse_lenient(&t).ok_or_else(|| Failure {
-                    reported: false,
-                    code: 2,
-                    message: format!("--at: `{t}` is not a time"),
-                })?,
+                Some(t) => crate::time_flag("at", &t)?,
                 None => crate::now(),
             };
             let mut detail = BTreeMap::new();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::{TimeRange, Timestamp};
+use faultlens::core::TimeRange;
 use faultlens::verify::dora::{DoraReport, PublishedRanges, TierTable, dora, read_deployments_csv, read_incidents_csv};
 use faultlens::verify::samples::InputError;
 
@@ -70,14 +70,6 @@ impl From<InputError> for Failure {
     }
 }
 
-fn time(flag: &str, s: &str) -> Result<Timestamp, Failure> {
-    Timestamp::parse_lenient(s).ok_or_else(|| Failure {
-        reported: false,
-        code: 2,
-        message: format!("--{flag}: `{s}` is not a time"),
-    })
-}
-
 pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
     let deployments = read_deployments_csv(&a.deployments.display().to_string(), &crate::read_input(&a.deployments)?)?;
     let incidents = read_incidents_csv(&a.incidents.display().to_string(), &crate::read_input(&a.incidents)?)?;
@@ -85,8 +77,8 @@ pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
     let period = match (&a.from, &a.to) {
         (None, None) => None,
         (from, to) => {
-            let start = from.as_deref().map(|s| time("from", s)).transpose()?;
-            let end = to.as_deref().map(|s| time("to", s)).transpose()?;
+            let start = from.as_deref().map(|s| crate::time_flag("from", s)).transpose()?;
+            let end = to.as_deref().map(|s| crate::time_flag("to", s)).transpose()?;
             let first = deployments.iter().map(|d| d.deployed_at).min();
             let last = deployments.iter().map(|d| d.deployed_at).max();
             let (Some(start), Some(end)) = (start.or(first), end.or(last)) else {

@@ -132,6 +132,16 @@ pub(crate) fn now() -> faultlens::core::Timestamp {
     )
 }
 
+/// The time given to `--flag` (RFC 3339, `YYYY-MM-DD HH:MM:SS` or a Unix number); anything
+/// else is a usage error (exit 2).
+pub(crate) fn time_flag(flag: &str, s: &str) -> Result<faultlens::core::Timestamp, Failure> {
+    faultlens::core::Timestamp::parse_lenient(s).ok_or_else(|| Failure {
+        reported: false,
+        code: 2,
+        message: format!("--{flag}: `{s}` is not a time"),
+    })
+}
+
 /// Reads an input file; failing to is an input error (exit 3) naming the file.
 pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
