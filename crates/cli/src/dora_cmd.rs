@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use faultlens::core::TimeRange;
-use faultlens::verify::dora::{DoraReport, PublishedRanges, TierTable, dora, read_deployments_csv, read_incidents_csv};
+use faultlens::verify::dora::{DoraReport, TierTable, dora, read_deployments_csv, read_incidents_csv};
 use faultlens::verify::samples::InputError;
 
 use crate::{Failure, Format};
@@ -106,36 +106,21 @@ pub(crate) fn run(a: DoraArgs, format: Format) -> Result<(), Failure> {
 fn text(r: &DoraReport, table: &TierTable) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
-    let t = r.tiers.as_ref();
-    let tier = |x: Option<&Option<String>>, wording: fn(&PublishedRanges) -> &str| {
-        let Some(name) = x.and_then(Option::as_deref) else { return "-".to_string() };
-        let published = table.tiers.iter().find(|t| t.name == name).and_then(|t| t.published.as_ref());
-        published.map_or_else(|| name.to_string(), |p| format!("{name} ({})", wording(p)))
-    };
-    let num = |v: Option<f64>, unit: &str| v.map_or_else(|| "unknown".to_string(), |v| format!("{v:.2} {unit}"));
     let _ = writeln!(o, "period {} to {}: {} deployments", r.period.start, r.period.end, r.deployments);
-    let year = t.map_or(0, |t| t.table_year);
+    let year = r.tiers.as_ref().map_or(0, |t| t.table_year);
     let _ = writeln!(o, "{:<24} {:>18}  tier ({year} table)", "metric", "value");
-    let rows = [
-        (
-            "deployment frequency",
-            num(r.deployment_frequency_per_day, "per day"),
-            tier(t.map(|t| &t.deployment_frequency), |p| &p.deployment_frequency),
-        ),
-        ("lead time (median)", num(r.lead_time_median_hours, "hours"), tier(t.map(|t| &t.lead_time), |p| &p.lead_time)),
-        (
-            "change failure rate",
-            num(r.change_failure_rate.map(|c| 100.0 * c), "%"),
-            tier(t.map(|t| &t.change_failure_rate), |p| &p.change_failure_rate),
-        ),
-        (
-            "time to restore (median)",
-            num(r.time_to_restore_median_hours, "hours"),
-            tier(t.map(|t| &t.time_to_restore), |p| &p.time_to_restore),
-        ),
-    ];
-    for (name, value, tier) in rows {
-        let _ = writeln!(o, "{name:<24} {value:>18}  {tier}");
+    for k in r.key_rows() {
+        let value = match (k.value, k.unit) {
+            (None, _) => "unknown".to_string(),
+            (Some(v), "ratio") => format!("{:.2} %", 100.0 * v),
+            (Some(v), unit) => format!("{v:.2} {unit}"),
+        };
+        let tier = match (k.tier.as_deref(), k.published(table)) {
+            (None, _) => "-".to_string(),
+            (Some(name), None) => name.to_string(),
+            (Some(name), Some(words)) => format!("{name} ({words})"),
+        };
+        let _ = writeln!(o, "{:<24} {value:>18}  {tier}", k.label);
     }
     for n in &r.notes {
         let _ = writeln!(o, "note: {n}");

@@ -203,6 +203,83 @@ pub struct DoraReport {
     pub notes: Vec<String>,
 }
 
+/// One of the four keys as a row, for tables: every rendering of a report (text, incident
+/// report, DataFrame) lists the keys from [`DoraReport::key_rows`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRow {
+    /// Machine name (`deployment_frequency`, `lead_time_median`, `change_failure_rate`,
+    /// `time_to_restore_median`).
+    pub id: &'static str,
+    /// Words (`lead time (median)`).
+    pub label: &'static str,
+    /// The value (`None`: unknown).
+    pub value: Option<f64>,
+    /// Its unit: `per day`, `hours` or `ratio`.
+    pub unit: &'static str,
+    /// Its tier, when placed.
+    pub tier: Option<String>,
+}
+
+impl KeyRow {
+    /// The report's wording of this key's range for its tier in `table`.
+    #[must_use]
+    pub fn published<'a>(&self, table: &'a TierTable) -> Option<&'a str> {
+        let tier = self.tier.as_deref()?;
+        let p = table.tiers.iter().find(|t| t.name == tier)?.published.as_ref()?;
+        Some(match self.id {
+            "deployment_frequency" => &p.deployment_frequency,
+            "lead_time_median" => &p.lead_time,
+            "change_failure_rate" => &p.change_failure_rate,
+            _ => &p.time_to_restore,
+        })
+    }
+}
+
+impl DoraReport {
+    /// The four keys, in DORA's order.
+    #[must_use]
+    pub fn key_rows(&self) -> [KeyRow; 4] {
+        let t = self.tiers.as_ref();
+        let row = |id, label, value, unit, tier: Option<&Option<String>>| KeyRow {
+            id,
+            label,
+            value,
+            unit,
+            tier: tier.cloned().flatten(),
+        };
+        [
+            row(
+                "deployment_frequency",
+                "deployment frequency",
+                self.deployment_frequency_per_day,
+                "per day",
+                t.map(|t| &t.deployment_frequency),
+            ),
+            row(
+                "lead_time_median",
+                "lead time (median)",
+                self.lead_time_median_hours,
+                "hours",
+                t.map(|t| &t.lead_time),
+            ),
+            row(
+                "change_failure_rate",
+                "change failure rate",
+                self.change_failure_rate,
+                "ratio",
+                t.map(|t| &t.change_failure_rate),
+            ),
+            row(
+                "time_to_restore_median",
+                "time to restore (median)",
+                self.time_to_restore_median_hours,
+                "hours",
+                t.map(|t| &t.time_to_restore),
+            ),
+        ]
+    }
+}
+
 /// Per-metric tiers from one table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierPlacement {

@@ -225,28 +225,12 @@ impl DoraReport {
     /// # Errors
     /// [`FrameError::Polars`] when polars fails.
     pub fn to_frame(&self) -> Result<DataFrame, FrameError> {
-        let t = self.tiers.as_ref();
-        let rows = [
-            (
-                "deployment_frequency",
-                self.deployment_frequency_per_day,
-                "per day",
-                t.and_then(|t| t.deployment_frequency.clone()),
-            ),
-            ("lead_time_median", self.lead_time_median_hours, "hours", t.and_then(|t| t.lead_time.clone())),
-            ("change_failure_rate", self.change_failure_rate, "ratio", t.and_then(|t| t.change_failure_rate.clone())),
-            (
-                "time_to_restore_median",
-                self.time_to_restore_median_hours,
-                "hours",
-                t.and_then(|t| t.time_to_restore.clone()),
-            ),
-        ];
+        let rows = self.key_rows();
         Ok(DataFrame::new_infer_height(vec![
-            Column::new("metric".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
-            Column::new("value".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-            Column::new("unit".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-            Column::new("tier".into(), rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>()),
+            Column::new("metric".into(), rows.iter().map(|r| r.id).collect::<Vec<_>>()),
+            Column::new("value".into(), rows.iter().map(|r| r.value).collect::<Vec<_>>()),
+            Column::new("unit".into(), rows.iter().map(|r| r.unit).collect::<Vec<_>>()),
+            Column::new("tier".into(), rows.iter().map(|r| r.tier.clone()).collect::<Vec<_>>()),
         ])?)
     }
 }

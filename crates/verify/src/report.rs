@@ -518,40 +518,25 @@ fn dora_blocks(d: &DoraPanel, b: &mut Vec<Block>) {
         text(" "),
         Span::Hash(d.sha256),
     ]));
-    let tiers = r.tiers.as_ref();
-    let place = |tier: Option<&String>, wording: fn(&crate::dora::PublishedRanges) -> &str| {
-        let Some(name) = tier else { return (text("-"), text("")) };
-        let published = d.table.tiers.iter().find(|t| &t.name == name).and_then(|t| t.published.as_ref());
-        (text(name.as_str()), text(published.map(wording).unwrap_or_default()))
+    let value = |k: &crate::dora::KeyRow| match (k.value, k.unit) {
+        (None, _) => "unknown".to_string(),
+        (Some(v), "ratio") => percent(v),
+        (Some(v), unit) => format!("{} {unit}", faultlens_core::format_number(v)),
     };
-    let num = |v: Option<f64>, unit: &str| {
-        v.map_or_else(|| "unknown".to_string(), |v| format!("{} {unit}", faultlens_core::format_number(v)))
-    };
-    let rows = [
-        (
-            "deployment frequency",
-            num(r.deployment_frequency_per_day, "per day"),
-            place(tiers.and_then(|t| t.deployment_frequency.as_ref()), |p| &p.deployment_frequency),
-        ),
-        (
-            "lead time (median)",
-            num(r.lead_time_median_hours, "hours"),
-            place(tiers.and_then(|t| t.lead_time.as_ref()), |p| &p.lead_time),
-        ),
-        (
-            "change failure rate",
-            r.change_failure_rate.map_or_else(|| "unknown".into(), percent),
-            place(tiers.and_then(|t| t.change_failure_rate.as_ref()), |p| &p.change_failure_rate),
-        ),
-        (
-            "time to restore (median)",
-            num(r.time_to_restore_median_hours, "hours"),
-            place(tiers.and_then(|t| t.time_to_restore.as_ref()), |p| &p.time_to_restore),
-        ),
-    ];
     b.push(Block::Table {
         header: vec!["metric", "value", "tier", "the report's range"],
-        rows: rows.into_iter().map(|(m, v, (tier, range))| vec![text(m), text(v), tier, range]).collect(),
+        rows: r
+            .key_rows()
+            .iter()
+            .map(|k| {
+                vec![
+                    text(k.label),
+                    text(value(k)),
+                    text(k.tier.as_deref().unwrap_or("-")),
+                    text(k.published(&d.table).unwrap_or_default()),
+                ]
+            })
+            .collect(),
     });
     if let (Some(first), Some(last)) = (d.buckets.first(), d.buckets.last()) {
         let mut plot = Plot::new(first.start_ms, last.end_ms);
