@@ -77,11 +77,18 @@ impl SloInput {
     /// The SLO and its events, when given.
     pub(crate) fn load(&self) -> Result<Option<LoadedSlo>, Failure> {
         let (Some(slos), Some(events)) = (&self.slo, &self.events) else { return Ok(None) };
-        let slo = pick(load_slos(slos)?, self.slo_name.as_deref())?;
+        LoadedSlo::read(slos, events, self.slo_name.as_deref()).map(Some)
+    }
+}
+
+impl LoadedSlo {
+    /// The SLO named `name` (or the only one) of the definitions file, and the events file.
+    fn read(slos: &PathBuf, events: &std::path::Path, name: Option<&str>) -> Result<Self, Failure> {
+        let slo = pick(load_slos(slos)?, name)?;
         let bytes = crate::read_input(events)?;
         let source = events.display().to_string();
         let events = read_events_csv(&source, &bytes)?;
-        Ok(Some(LoadedSlo { slo, events, source, sha256: faultlens::core::ContentHash::of(&bytes) }))
+        Ok(Self { slo, events, source, sha256: faultlens::core::ContentHash::of(&bytes) })
     }
 }
 
@@ -109,9 +116,7 @@ pub(crate) fn pick(slos: Vec<Slo>, name: Option<&str>) -> Result<Slo, Failure> {
 }
 
 fn events_of(a: &EventsArgs) -> Result<(Slo, Events, i64), Failure> {
-    let slo = pick(load_slos(&a.slos)?, a.slo.as_deref())?;
-    let bytes = crate::read_input(&a.events)?;
-    let events = read_events_csv(&a.events.display().to_string(), &bytes)?;
+    let LoadedSlo { slo, events, .. } = LoadedSlo::read(&a.slos, &a.events, a.slo.as_deref())?;
     let at = match &a.at {
         Some(t) => Timestamp::parse_lenient(t)
             .ok_or_else(|| Failure { reported: false, code: 3, message: format!("--at: `{t}` is not a time") })?
