@@ -418,10 +418,11 @@ pub fn mann_whitney_sorted_with(
     let first = |v: &[f64]| v.first().copied().unwrap_or(0.0);
     let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
     let (mumin, mumax) = (first(xs) - last(ys), last(xs) - first(ys));
-    let wdiff = |d: f64, zq: f64| {
-        let (num, s) = z_of(d);
-        if s == 0.0 { -zq } else { num / s - zq }
-    };
+    let against = |(num, s): (f64, f64), zq: f64| if s == 0.0 { -zq } else { num / s - zq };
+    let wdiff = |d: f64, zq: f64| against(z_of(d), zq);
+    // the statistic at the two ends of the range, which every root of the full-range search
+    // checks first: computed once, when first needed
+    let (at_min, at_max) = (std::cell::OnceCell::new(), std::cell::OnceCell::new());
     // a scale for the local search: the normal-theory standard error of the difference, with
     // robust spreads (interquartile range / 1.349)
     let spread =
@@ -434,11 +435,11 @@ pub fn mann_whitney_sorted_with(
         if search == RootSearch::Local {
             return root_near(|d| wdiff(d, zq), guess, 0.5 * se, mumin, mumax);
         }
-        let f_lower = wdiff(mumin, zq);
+        let f_lower = against(*at_min.get_or_init(|| z_of(mumin)), zq);
         if f_lower <= 0.0 {
             return mumin;
         }
-        let f_upper = wdiff(mumax, zq);
+        let f_upper = against(*at_max.get_or_init(|| z_of(mumax)), zq);
         if f_upper >= 0.0 {
             return mumax;
         }
