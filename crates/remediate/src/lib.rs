@@ -12,6 +12,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod policy;
 pub mod shell;
 
 pub use faultlens_core as core;
