@@ -3,11 +3,15 @@
 //! - [`Rego`]: a set of Rego modules parsed and prepared once, cloned for each evaluation.
 //! - [`gatekeeper`]: ConstraintTemplates and Constraints with Gatekeeper's semantics (the
 //!   review document, `spec.match`, `data.inventory`), and `gator verify` suites.
+//! - [`conftest`]: conftest's conventions (`package main`, `deny`/`violation`/`warn` rules and
+//!   their `_suffix` forms, exceptions, namespaces) over manifests, Terraform plans and our plans.
+//! - [`compat`]: source rewrites for where regorus differs from OPA.
 //!
 //! Everything here fails closed: a file that does not parse, a policy that does not compile or
 //! an evaluation error is a [`PolicyError`], which the preflight gate turns into a block.
 
 pub mod compat;
+pub mod conftest;
 pub mod gatekeeper;
 
 use std::fmt;
