@@ -31,6 +31,8 @@ deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 	@command -v shellcheck >/dev/null || { echo "installing Debian's shellcheck package"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null; }
+	@command -v ansible-playbook >/dev/null || { echo "installing Debian's ansible-core package (ansible-playbook --syntax-check)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null; }
 	@[ -d $(SHARED)/data ] || echo "NOTE: $(SHARED)/data is absent; checks on the shared benchmark data will be skipped"
 
 fmt:

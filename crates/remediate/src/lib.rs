@@ -12,6 +12,8 @@
 
 pub mod approval;
 pub mod audit;
+pub mod gitops;
+pub mod plan;
 pub mod policy;
 pub mod shell;
 

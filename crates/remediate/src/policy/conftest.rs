@@ -34,7 +34,12 @@ pub struct ConftestConfig {
 
 impl Default for ConftestConfig {
     fn default() -> Self {
-        Self { namespaces: vec!["main".to_owned()], all_namespaces: false, rego_version: RegoVersion::Auto, combine: false }
+        Self {
+            namespaces: vec!["main".to_owned()],
+            all_namespaces: false,
+            rego_version: RegoVersion::Auto,
+            combine: false,
+        }
     }
 }
 
@@ -125,7 +130,9 @@ pub struct Conftest {
 fn rule_severity(name: &str) -> Option<Severity> {
     let (prefix, rest) = ["deny", "violation", "warn"].iter().find_map(|p| name.strip_prefix(p).map(|r| (*p, r)))?;
     let suffix_ok = rest.is_empty()
-        || rest.strip_prefix('_').is_some_and(|r| r.split('_').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric())));
+        || rest.strip_prefix('_').is_some_and(|r| {
+            r.split('_').all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric()))
+        });
     suffix_ok.then_some(if prefix == "warn" { Severity::Warning } else { Severity::Failure })
 }
 
@@ -149,7 +156,8 @@ impl Conftest {
                 if file.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with("_test.rego")) {
                     continue;
                 }
-                let src = std::fs::read_to_string(&file).map_err(|source| PolicyError::Io { path: file.clone(), source })?;
+                let src =
+                    std::fs::read_to_string(&file).map_err(|source| PolicyError::Io { path: file.clone(), source })?;
                 modules.push((file, src));
             }
         }
@@ -160,8 +168,13 @@ impl Conftest {
     ///
     /// # Errors
     /// As for [`Conftest::load`].
-    pub fn from_modules(modules: &[(PathBuf, String)], config: &ConftestConfig, origin: &Path) -> Result<Self, PolicyError> {
-        let missing = |message: String| PolicyError::Field { path: origin.to_path_buf(), field: "package".to_owned(), message };
+    pub fn from_modules(
+        modules: &[(PathBuf, String)],
+        config: &ConftestConfig,
+        origin: &Path,
+    ) -> Result<Self, PolicyError> {
+        let missing =
+            |message: String| PolicyError::Field { path: origin.to_path_buf(), field: "package".to_owned(), message };
         if modules.is_empty() {
             return Err(missing("no .rego policy found".to_owned()));
         }
@@ -348,7 +361,10 @@ helper := 1
         assert_eq!(c.namespaces()[0].rules, ["deny", "deny_latest_tag", "warn"]);
         let f = c.test_input("a.yaml", &deployment("web", "nginx:latest")).unwrap();
         let sev: Vec<(&str, Severity)> = f.iter().map(|f| (f.rule.as_str(), f.severity)).collect();
-        assert_eq!(sev, [("deny", Severity::Failure), ("deny_latest_tag", Severity::Failure), ("warn", Severity::Warning)]);
+        assert_eq!(
+            sev,
+            [("deny", Severity::Failure), ("deny_latest_tag", Severity::Failure), ("warn", Severity::Warning)]
+        );
         assert_eq!(f[1].msg, "app uses the latest tag");
         assert_eq!(f[1].metadata, json!({"container": "app"}));
         let legacy = c.test_input("b.yaml", &deployment("legacy", "nginx:latest")).unwrap();
