@@ -15,6 +15,7 @@ pub mod audit;
 pub mod gitops;
 pub mod plan;
 pub mod policy;
+pub mod preflight;
 pub mod shell;
 
 pub use faultlens_core as core;

@@ -274,8 +274,16 @@ pub struct PlanConfig {
     pub blast_hops: u32,
     /// A step reaching more services than this is one risk level higher.
     pub wide_blast: usize,
-    /// Releases are managed by Helm: roll back with `helm rollback`.
-    pub helm: bool,
+    /// How a bad deploy is undone.
+    pub deploy_fix: DeployFix,
+    /// A service's image repository, for `set image`; `{service}` is replaced.
+    pub image: String,
+    /// A service's container name, for `set image`; `{service}` is replaced.
+    pub container: String,
+    /// A service's chart, for `helm upgrade`; `{service}` is replaced.
+    pub helm_chart: String,
+    /// Values path of the image tag, for `helm upgrade`.
+    pub helm_image_key: String,
     /// Revert deploys and configuration in this GitOps repository too.
     pub gitops: Option<GitopsConfig>,
     /// Terraform directory for infrastructure changes.
@@ -301,7 +309,11 @@ impl Default for PlanConfig {
             configmap: "{service}-config".to_owned(),
             blast_hops: 3,
             wide_blast: 5,
-            helm: false,
+            deploy_fix: DeployFix::RolloutUndo,
+            image: "registry.example.com/{service}".to_owned(),
+            container: "{service}".to_owned(),
+            helm_chart: "charts/{service}".to_owned(),
+            helm_image_key: "image.tag".to_owned(),
             gitops: None,
             terraform_dir: "infra".to_owned(),
             ansible_hosts: None,
@@ -327,10 +339,10 @@ impl PlanConfig {
         self
     }
 
-    /// Uses Helm for rollbacks.
+    /// Sets how a bad deploy is undone.
     #[must_use]
-    pub fn with_helm(mut self, yes: bool) -> Self {
-        self.helm = yes;
+    pub fn with_deploy_fix(mut self, fix: DeployFix) -> Self {
+        self.deploy_fix = fix;
         self
     }
 
@@ -354,6 +366,21 @@ impl PlanConfig {
         self.author = author.into();
         self
     }
+}
+
+/// How a bad deploy is undone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployFix {
+    /// `kubectl rollout undo` (the previous revision, whatever it was).
+    #[default]
+    RolloutUndo,
+    /// `kubectl set image` to the version before the change.
+    SetImage,
+    /// `helm rollback` to the previous release.
+    HelmRollback,
+    /// `helm upgrade --reuse-values` with the image tag before the change.
+    HelmUpgrade,
 }
 
 /// A GitOps repository holding each service's values.
@@ -494,11 +521,7 @@ impl Builder<'_> {
 
     fn helm_rollback(&mut self, service: &str) -> Result<(), PlanError> {
         let release = k8s_name("release", service)?;
-        let mut helm = Cmd::new("helm");
-        if let Some(ctx) = &self.config.context {
-            helm = helm.arg("--kube-context").arg(ctx);
-        }
-        let helm = helm.arg("--namespace").arg(&self.config.namespace);
+        let helm = self.helm();
         let rollback = helm.clone().arg("rollback").arg(&release);
         let parts = Parts {
             dry_run: vec![
@@ -514,6 +537,70 @@ impl Builder<'_> {
             service,
             format!("roll Helm release {release} back"),
             Action::HelmRollback { release },
+            Risk::Medium,
+            parts,
+        );
+        Ok(())
+    }
+
+    fn helm(&self) -> Cmd {
+        let mut helm = Cmd::new("helm");
+        if let Some(ctx) = &self.config.context {
+            helm = helm.arg("--kube-context").arg(ctx);
+        }
+        helm.arg("--namespace").arg(&self.config.namespace)
+    }
+
+    fn helm_upgrade(&mut self, service: &str, tag: &str) -> Result<(), PlanError> {
+        let release = k8s_name("release", service)?;
+        let chart = self.config.helm_chart.replace("{service}", service);
+        let key = self.config.helm_image_key.clone();
+        let values = BTreeMap::from([(key.clone(), Value::String(tag.to_owned()))]);
+        let upgrade = self
+            .helm()
+            .arg("upgrade")
+            .arg(&release)
+            .arg(&chart)
+            .arg("--reuse-values")
+            .arg("--set-json")
+            .arg(format!("{key}={}", Value::String(tag.to_owned())));
+        let parts = Parts {
+            dry_run: vec![upgrade.clone().arg("--dry-run")],
+            apply: vec![upgrade.arg("--wait")],
+            rollback: vec![self.helm().arg("rollback").arg(&release).arg("--wait")],
+            verify: vec![self.helm().arg("status").arg(&release)],
+            expect: format!("the release runs {key}={tag} and the series returns to its band"),
+        };
+        self.push(
+            service,
+            format!("upgrade Helm release {release} with {key}={tag}"),
+            Action::HelmUpgrade { release, chart, values },
+            Risk::Medium,
+            parts,
+        );
+        Ok(())
+    }
+
+    fn set_image(&mut self, service: &str, from: &str, to: &str) -> Result<(), PlanError> {
+        let kind = self.config.workload_kind.clone();
+        let target = k8s_name("service", service)?;
+        let container = k8s_name("container", &self.config.container.replace("{service}", service))?;
+        let repo = self.config.image.replace("{service}", service);
+        let image = format!("{repo}:{from}");
+        let previous_image = format!("{repo}:{to}");
+        let obj = format!("{}/{target}", kind.to_lowercase());
+        let set = |img: &str| self.kubectl().args(["set", "image"]).arg(&obj).arg(format!("{container}={img}"));
+        let parts = Parts {
+            dry_run: vec![set(&image).arg("--dry-run=server")],
+            apply: vec![set(&image)],
+            rollback: vec![set(&previous_image)],
+            verify: vec![self.rollout_status(&kind, &target)],
+            expect: format!("every pod runs {image} and the series returns to its band"),
+        };
+        self.push(
+            service,
+            format!("set the image of {obj} back to {image}"),
+            Action::SetImage { kind, target, container, image, previous_image },
             Risk::Medium,
             parts,
         );
@@ -767,10 +854,15 @@ pub fn plan_for(
         }
         (HypothesisKind::Change, Some(c)) => match c.kind {
             ChangeKind::Deploy | ChangeKind::Rollback => {
-                if config.helm {
-                    b.helm_rollback(&service)?;
-                } else {
-                    b.rollout_undo(&service)?;
+                let versions = c.from.as_deref().zip(c.to.as_deref());
+                match (config.deploy_fix, versions) {
+                    (DeployFix::RolloutUndo, _) => b.rollout_undo(&service)?,
+                    (DeployFix::HelmRollback, _) => b.helm_rollback(&service)?,
+                    (DeployFix::SetImage, Some((from, to))) => b.set_image(&service, from, to)?,
+                    (DeployFix::HelmUpgrade, Some((from, _))) => b.helm_upgrade(&service, from)?,
+                    (DeployFix::SetImage | DeployFix::HelmUpgrade, None) => {
+                        return Err(no_action("the deploy does not record the versions before and after"));
+                    }
                 }
                 if let (Some(from), Some(to)) = (&c.from, &c.to) {
                     let key = config.gitops.as_ref().map(|g| g.image_key.clone()).unwrap_or_default();
@@ -1056,6 +1148,29 @@ mod tests {
             plan_for("i", &hypothesis(HypothesisKind::Change, "billing", Some("c:1")), &[flag], &topo(), &cfg).unwrap();
         let script = p.script(ScriptMode::Apply).unwrap();
         assert!(script.contains(r#"'{"data":{"k":"$(reboot)"}}'"#), "{script}");
+    }
+
+    #[test]
+    fn deploy_fixes_by_configuration() {
+        let c = change("d:1", ChangeKind::Deploy, "v1.4.2", "v1.5.0");
+        let h = hypothesis(HypothesisKind::Change, "billing", Some("d:1"));
+        let plan = |fix| {
+            plan_for("i", &h, std::slice::from_ref(&c), &topo(), &PlanConfig::default().with_deploy_fix(fix)).unwrap()
+        };
+        let set = plan(DeployFix::SetImage);
+        assert_eq!(
+            set.steps[0].apply[0].render().unwrap(),
+            "kubectl --namespace default set image deployment/billing billing=registry.example.com/billing:v1.4.2"
+        );
+        assert!(set.steps[0].rollback[0].render().unwrap().ends_with("billing=registry.example.com/billing:v1.5.0"));
+        let up = plan(DeployFix::HelmUpgrade);
+        assert_eq!(
+            up.steps[0].apply[0].render().unwrap(),
+            r#"helm --namespace default upgrade billing charts/billing --reuse-values --set-json 'image.tag="v1.4.2"' --wait"#
+        );
+        let rb = plan(DeployFix::HelmRollback);
+        assert!(matches!(rb.steps[0].action, Action::HelmRollback { .. }));
+        assert_eq!(rb.steps[0].apply[0].render().unwrap(), "helm --namespace default rollback billing --wait");
     }
 
     #[test]

@@ -359,3 +359,80 @@ fn rule_name(rule: &regorus::unstable::Rule) -> Option<String> {
     let end = text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len());
     text.get(..end).filter(|n| !n.is_empty()).map(str::to_owned)
 }
+
+/// Every policy found under some paths: conftest modules (`.rego`) and Gatekeeper templates
+/// and constraints (YAML documents of kind `ConstraintTemplate`, and of the kinds they define).
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// The conftest policies, when any `.rego` file was found.
+    pub conftest: Option<conftest::Conftest>,
+    /// Gatekeeper templates.
+    pub templates: Vec<gatekeeper::Template>,
+    /// Gatekeeper constraints, each of a kind one of `templates` defines.
+    pub constraints: Vec<gatekeeper::Constraint>,
+}
+
+impl PolicySet {
+    /// Loads the policies under `paths` (files or directories).
+    ///
+    /// # Errors
+    /// [`PolicyError`] when a file does not parse, a module does not compile, a constraint's
+    /// kind has no template, or nothing at all is found. conftest namespaces are checked as in
+    /// [`conftest::Conftest::load`].
+    pub fn load(paths: &[PathBuf], config: &conftest::ConftestConfig) -> Result<Self, PolicyError> {
+        let origin = paths.first().cloned().unwrap_or_default();
+        let mut set = Self::default();
+        let has_rego = paths
+            .iter()
+            .map(|p| files_under(p, &["rego"]))
+            .collect::<Result<Vec<_>, _>>()?
+            .iter()
+            .any(|f| !f.is_empty());
+        if has_rego {
+            set.conftest = Some(conftest::Conftest::load(paths, config)?);
+        }
+        let mut others = Vec::new();
+        for p in paths {
+            for file in files_under(p, &["yaml", "yml"])? {
+                for doc in read_documents(&file)? {
+                    if doc.value.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate") {
+                        set.templates.push(gatekeeper::Template::from_document(&doc)?);
+                    } else {
+                        others.push(doc);
+                    }
+                }
+            }
+        }
+        for doc in others {
+            let kind = doc.value.get("kind").and_then(Value::as_str).unwrap_or_default();
+            let is_constraint = doc
+                .value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|a| a.starts_with("constraints.gatekeeper.sh/"));
+            if set.templates.iter().any(|t| t.kind == kind) {
+                set.constraints.push(gatekeeper::Constraint::from_document(&doc)?);
+            } else if is_constraint {
+                return Err(PolicyError::Field {
+                    path: doc.path.clone(),
+                    field: "kind".to_owned(),
+                    message: format!("constraint kind `{kind}` has no ConstraintTemplate among the policies"),
+                });
+            }
+        }
+        if set.conftest.is_none() && set.constraints.is_empty() {
+            return Err(PolicyError::Field {
+                path: origin,
+                field: "policies".to_owned(),
+                message: "no .rego policy and no Gatekeeper constraint found".to_owned(),
+            });
+        }
+        Ok(set)
+    }
+
+    /// The template defining `constraint`'s kind.
+    #[must_use]
+    pub fn template_of(&self, constraint: &gatekeeper::Constraint) -> Option<&gatekeeper::Template> {
+        self.templates.iter().find(|t| t.kind == constraint.kind)
+    }
+}
