@@ -16,6 +16,7 @@ pub mod gitops;
 pub mod plan;
 pub mod policy;
 pub mod preflight;
+pub mod runner;
 pub mod shell;
 
 pub use faultlens_core as core;

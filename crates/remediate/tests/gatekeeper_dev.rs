@@ -1,5 +1,7 @@
 //! The Gatekeeper library's development suites (`../shared/data/gatekeeper-dev`), when present.
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::path::Path;
 
 use faultlens_remediate::policy::gatekeeper::verify_path;

@@ -1,6 +1,8 @@
 //! Preflight gates end to end: policies (conftest and Gatekeeper), dry runs, the error budget,
 //! change windows and blast radius, and the output formats.
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use faultlens_core::{

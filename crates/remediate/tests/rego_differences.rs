@@ -2,6 +2,8 @@
 //! answer; a test fails when our layer stops giving it (or, for the remaining difference, when
 //! regorus changes and the note in `policy::compat` should be revisited).
 
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::path::PathBuf;
 
 use faultlens_remediate::policy::{PolicyError, Rego, RegoVersion};
