@@ -12,10 +12,14 @@ SHARED ?= ../shared
 
 .PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary schema demo-bundles clean
 
-## Run the analysis on the bundled demo incident (no external services).
+## Run the analysis on the bundled demo incident, then plan, gate, approve, dry-run and audit
+## its fix (no external services).
 demo:
 	$(CARGO) build -q --workspace --bins
 	$(BIN) demo --bundle examples/bundles/bad-deploy
+	@echo
+	@echo "=============== remediation ==============="
+	examples/remediation/demo.sh $(BIN)
 
 ## Install what the tests need, then run every check and test.
 test: deps fmt-check clippy doc-check doctest build-extra fuzz-build unit

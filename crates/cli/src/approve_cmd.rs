@@ -1,18 +1,17 @@
-//! `faultlens approve PLAN` and `faultlens approvals PLAN`: sign an approval of a plan's exact
-//! bytes, and check a plan's approvals against a policy.
+//! `faultlens approve PLAN` and `faultlens approvals PLAN`: sign an approval of a plan's
+//! content hash, and check a plan's approvals against a policy.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::ContentHash;
-use faultlens::remediate::approval::{Approval, ApprovalPolicy, evaluate};
+use faultlens::remediate::approval::{Approval, evaluate};
 
 use crate::{Failure, Format};
 
 /// Arguments of `faultlens approve`.
 #[derive(Debug, Args)]
 pub(crate) struct ApproveArgs {
-    /// The plan file: the approval is bound to its content hash.
+    /// The plan file (from `faultlens plan`): the approval is bound to the plan's content hash.
     plan: PathBuf,
     /// The approver's secret key file (from `faultlens audit keygen`).
     #[arg(long)]
@@ -40,16 +39,16 @@ pub(crate) struct ApprovalsArgs {
     /// The approvals, one JSON object per line.
     #[arg(long)]
     approvals: PathBuf,
-    /// Who wrote the plan.
+    /// Who wrote the plan (default: the plan's author).
     #[arg(long)]
-    author: String,
+    author: Option<String>,
     /// Evaluate at this time (default: now).
     #[arg(long)]
     at: Option<String>,
 }
 
 pub(crate) fn approve(a: ApproveArgs) -> Result<(), Failure> {
-    let plan = ContentHash::of(&crate::read_input(&a.plan)?);
+    let (_, plan) = crate::plan_cmd::load_plan(&a.plan)?;
     let key = crate::audit_cmd::key_file(&a.key_file)?;
     let at = crate::now();
     let expires = a.expires_in_min.map(|m| at.add_millis(m.saturating_mul(60_000)));
@@ -68,23 +67,15 @@ pub(crate) fn approve(a: ApproveArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn check(a: ApprovalsArgs, format: Format) -> Result<(), Failure> {
-    let plan = ContentHash::of(&crate::read_input(&a.plan)?);
-    let input =
-        |path: &PathBuf, e: String| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) };
-    let policy: ApprovalPolicy =
-        serde_json::from_slice(&crate::read_input(&a.policy)?).map_err(|e| input(&a.policy, e.to_string()))?;
-    let text = String::from_utf8_lossy(&crate::read_input(&a.approvals)?).into_owned();
-    let mut approvals = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let approval: Approval =
-            serde_json::from_str(line).map_err(|e| input(&a.approvals, format!("line {}: {e}", i + 1)))?;
-        approvals.push(approval);
-    }
+    let (loaded, plan) = crate::plan_cmd::load_plan(&a.plan)?;
+    let policy = crate::run_cmd::read_policy(&a.policy)?;
+    let approvals = crate::run_cmd::read_approvals(&a.approvals)?;
+    let author = a.author.unwrap_or(loaded.author);
     let at = match &a.at {
         Some(t) => crate::time_flag("at", t)?,
         None => crate::now(),
     };
-    let d = evaluate(&policy, plan, &a.author, &approvals, at);
+    let d = evaluate(&policy, plan, &author, &approvals, at);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&d).unwrap_or_default()),
         _ => {

@@ -13,7 +13,10 @@ mod dora_cmd;
 mod judge_cmd;
 mod logs_cmd;
 mod output;
+mod plan_cmd;
+mod preflight_cmd;
 mod report_cmd;
+mod run_cmd;
 mod sim_cmd;
 mod slo_cmd;
 mod verify_cmd;
@@ -84,7 +87,18 @@ enum Command {
         #[command(subcommand)]
         action: slo_cmd::SloAction,
     },
-    /// Approve a plan: a signed approval bound to the plan file's content hash.
+    /// Fix plans for the top hypotheses of a bundle: steps with dry-run, apply, rollback and
+    /// verification commands, risk and blast radius (JSON and shell scripts).
+    Plan(plan_cmd::PlanArgs),
+    /// Preflight gates of a plan: policies, dry run, error budget, change windows, blast radius
+    /// (exit 0 pass, 1 block, 2 insufficient evidence).
+    Preflight(preflight_cmd::PreflightArgs),
+    /// Rego policies: conftest-style tests of files, Gatekeeper suite verification.
+    Policy {
+        #[command(subcommand)]
+        action: preflight_cmd::PolicyAction,
+    },
+    /// Approve a plan: a signed approval bound to the plan's content hash.
     Approve(approve_cmd::ApproveArgs),
     /// Check a plan's approvals against an approval policy (exit 0 approved, 1 not).
     Approvals(approve_cmd::ApprovalsArgs),
@@ -93,6 +107,14 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: audit_cmd::AuditAction,
+    },
+    /// Execute an approved plan: dry run by default, `--apply` to change; every command is
+    /// audited (exit 0 succeeded, 1 refused or failed).
+    Run(run_cmd::RunArgs),
+    /// GitOps patches: a branch, a commit and the pull-request payload.
+    Gitops {
+        #[command(subcommand)]
+        action: plan_cmd::GitopsAction,
     },
     /// Generate simulated incident bundles with ground truth.
     Sim(sim_cmd::SimArgs),
@@ -183,6 +205,11 @@ fn main() -> ExitCode {
         Command::Sim(args) => sim_cmd::run(args, cli.format),
         Command::Audit { action } => audit_cmd::run(action, cli.format),
         Command::Approve(args) => approve_cmd::approve(args),
+        Command::Plan(args) => plan_cmd::run(args, cli.format),
+        Command::Preflight(args) => preflight_cmd::preflight_run(args),
+        Command::Policy { action } => preflight_cmd::policy(action, cli.format),
+        Command::Run(args) => run_cmd::run_plan(args, cli.format),
+        Command::Gitops { action } => plan_cmd::gitops(action),
         Command::Approvals(args) => approve_cmd::check(args, cli.format),
         Command::Demo { bundle } => demo::run(bundle, cli.format),
     };

@@ -567,7 +567,9 @@ fn approve_and_check_a_plan() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
     let plan = p("plan.json");
-    std::fs::write(&plan, r#"{"steps": ["kubectl rollout undo deployment/billing"]}"#).unwrap();
+    let bundle = repo().join("examples/bundles/bad-deploy");
+    let text = ok(&["--format", "json", "plan", bundle.to_str().unwrap(), "--namespace", "shop"]);
+    std::fs::write(&plan, &text).unwrap();
     let alice = ok(&["audit", "keygen", "--out", &p("alice.key")]).trim().to_string();
     let bob = ok(&["audit", "keygen", "--out", &p("bob.key")]).trim().to_string();
     let policy = serde_json::json!({
@@ -600,15 +602,27 @@ fn approve_and_check_a_plan() {
     assert_eq!(d["counted"], serde_json::json!(["alice"]));
     ok(&["approve", &plan, "--key-file", &p("bob.key"), "--approver", "bob", "-o", &p("approvals.jsonl")]);
     assert!(check("carol").status.success());
-    // the author cannot approve their own plan
+    // the plan's author is the default author, and may not approve
+    let o = faultlens(&["approvals", &plan, "--policy", &p("policy.json"), "--approvals", &p("approvals.jsonl")]);
+    assert!(o.status.success(), "{o:?}");
     assert_eq!(check("bob").status.code(), Some(1));
+    // the same plan reformatted keeps its hash, so its approvals
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    std::fs::write(&plan, serde_json::to_string(&v).unwrap()).unwrap();
+    assert!(check("carol").status.success());
     // a changed plan is a different plan: the approvals no longer count
-    std::fs::write(&plan, r#"{"steps": ["kubectl delete namespace prod"]}"#).unwrap();
+    std::fs::write(&plan, text.replace("\"shop\"", "\"kube-system\"")).unwrap();
     let o = check("carol");
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("other_plan"));
+    // a file that is not a plan is refused
+    std::fs::write(p("x.json"), "x").unwrap();
+    assert_eq!(
+        faultlens(&["approve", &p("x.json"), "--key-file", &p("alice.key"), "--approver", "alice"]).status.code(),
+        Some(3)
+    );
     // an approval signed with someone else's key
-    std::fs::write(&plan, "x").unwrap();
+    std::fs::write(&plan, &text).unwrap();
     ok(&["approve", &plan, "--key-file", &p("alice.key"), "--approver", "bob", "-o", &p("forged.jsonl")]);
     let o = faultlens(&[
         "approvals",
@@ -621,4 +635,119 @@ fn approve_and_check_a_plan() {
         "carol",
     ]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("signature does not verify"), "{o:?}");
+}
+
+#[test]
+fn plan_preflight_run_and_audit_on_the_demo_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let bundle = repo().join("examples/bundles/bad-deploy");
+    let rem = repo().join("examples/remediation");
+    let r = |name: &str| rem.join(name).to_str().unwrap().to_string();
+    ok(&["plan", bundle.to_str().unwrap(), "--namespace", "shop", "--top", "3", "--out-dir", &p("plans")]);
+    let plan = p("plans/plan-1.json");
+    for f in ["plan-1.sh", "plan-1.apply.sh", "plan-1.rollback.sh"] {
+        assert!(std::fs::read_to_string(dir.join("plans").join(f)).unwrap().starts_with("#!/bin/sh\n"));
+    }
+    let policies = bundle.join("policies");
+    let pre = |extra: &[&str]| {
+        let mut args =
+            vec!["preflight", plan.as_str(), "--policy", policies.to_str().unwrap(), "--at", "2026-11-16T10:00:00Z"];
+        args.extend_from_slice(extra);
+        faultlens(&args)
+    };
+    // every gate fed: pass (0)
+    let all = ["--dry-run", &r("dry-run.txt"), "--budget", &r("budget.json"), "--freeze", &r("freeze.json")];
+    let o = pre(&all);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // inputs missing: insufficient evidence (2)
+    assert_eq!(pre(&[]).status.code(), Some(2));
+    // inside a freeze: block (1), in every output format
+    for out in ["json", "junit", "github", "sarif", "tap", "text"] {
+        let o = faultlens(&[
+            "preflight",
+            &plan,
+            "--policy",
+            policies.to_str().unwrap(),
+            "--at",
+            "2026-12-25T10:00:00Z",
+            "--dry-run",
+            &r("dry-run.txt"),
+            "--budget",
+            &r("budget.json"),
+            "--freeze",
+            &r("freeze.json"),
+            "--output",
+            out,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(!o.stdout.is_empty());
+    }
+    // a mistyped namespace blocks rather than passes
+    let o = pre(&[&all[..], &["--namespace", "mian"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no policy declares package `mian`"));
+
+    // approvals and a dry run through the demo's kubectl stand-in, audited
+    let alice = ok(&["audit", "keygen", "--out", &p("alice.key")]).trim().to_string();
+    let runner = ok(&["audit", "keygen", "--out", &p("runner.key")]).trim().to_string();
+    let policy = serde_json::json!({"approvers": [{"name": "alice", "key": alice, "roles": ["sre"]}], "required": 1});
+    std::fs::write(p("policy.json"), policy.to_string()).unwrap();
+    let run = |approvals: &str, extra: &[&str]| {
+        let approval_policy = p("policy.json");
+        let mut args = vec!["run", plan.as_str(), "--approvals", approvals, "--approval-policy", &approval_policy];
+        let audit = p("audit.jsonl");
+        let key = p("runner.key");
+        args.extend_from_slice(&["--audit", &audit, "--key-file", &key]);
+        args.extend_from_slice(extra);
+        let path = format!("{}:{}", rem.join("bin").display(), std::env::var("PATH").unwrap_or_default());
+        Command::new(env!("CARGO_BIN_EXE_faultlens")).args(&args).env("PATH", path).output().unwrap()
+    };
+    std::fs::write(p("none.jsonl"), "").unwrap();
+    assert_eq!(run(&p("none.jsonl"), &["--allow-namespace", "shop"]).status.code(), Some(1), "not approved");
+    ok(&["approve", &plan, "--key-file", &p("alice.key"), "--approver", "alice", "-o", &p("approvals.jsonl")]);
+    assert_eq!(run(&p("approvals.jsonl"), &[]).status.code(), Some(1), "namespace not allowed");
+    let o = run(&p("approvals.jsonl"), &["--allow-namespace", "shop"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("--dry-run=server"));
+    // --apply reaches the stand-in, which refuses: the run fails, the failure is audited
+    let o = run(&p("approvals.jsonl"), &["--allow-namespace", "shop", "--apply"]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = faultlens(&["audit", "verify", &p("audit.jsonl"), "--key", &runner]);
+    assert!(o.status.success(), "{o:?}");
+    let log = std::fs::read_to_string(p("audit.jsonl")).unwrap();
+    assert_eq!(log.matches("run.refused").count(), 2);
+    assert!(log.contains("run.apply") && log.contains("run.rollback"));
+}
+
+#[test]
+fn policy_test_and_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("deploy.yaml");
+    std::fs::write(
+        &m,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: web\n        image: web:latest\n",
+    )
+    .unwrap();
+    let policies = repo().join("examples/bundles/bad-deploy/policies");
+    let o = faultlens(&["policy", "test", m.to_str().unwrap(), "--policy", policies.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("FAIL - ") && out.contains(":latest image") && out.contains("WARN - "), "{out}");
+    let o = faultlens(&[
+        "policy",
+        "test",
+        m.to_str().unwrap(),
+        "--policy",
+        policies.to_str().unwrap(),
+        "--namespace",
+        "nope",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    // a suite of our own (the shared Gatekeeper suites are run by the remediate crate's tests)
+    let suite_dir = repo().join("crates/remediate/tests/fixtures/suite");
+    let o = faultlens(&["policy", "verify", suite_dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("3 passed, 0 failed\n"), "{o:?}");
 }

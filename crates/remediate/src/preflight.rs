@@ -343,6 +343,15 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
         docs.push(Document { path: PathBuf::from(format!("plan.objects[{i}]")), index: 0, line: 1, value: obj });
     }
     docs.extend(inputs.manifests.iter().cloned());
+    let namespaces = set.conftest.as_ref().map_or(0, |c| c.namespaces().len());
+    let summary = format!(
+        "{namespaces} Rego packages and {} Gatekeeper constraints evaluated over {} inputs (the plan, {} objects it writes, {} manifests)",
+        set.constraints.len(),
+        docs.len(),
+        docs.len() - 1 - inputs.manifests.len(),
+        inputs.manifests.len()
+    );
+    cite.add(Verdict::Pass, "policies", "plan", "policies", None, summary);
     if let Some(c) = &set.conftest {
         match c.test(&docs) {
             Err(e) => cite.add(Verdict::Block, "conftest", "policies", "", None, format!("evaluation failed: {e}")),
