@@ -984,8 +984,10 @@ impl Plan {
         Ok(s.render()?)
     }
 
-    /// Every Kubernetes object the plan would write, as a manifest-like document for policy
-    /// checks: patches with their kind, name and namespace.
+    /// The Kubernetes objects the plan writes, as far as it knows them: merge patches and
+    /// replica counts with their kind, name and namespace. They are partial (the rest of each
+    /// object is whatever the cluster holds), so they serve type checks and display; policies
+    /// see the plan itself and the whole manifests.
     #[must_use]
     pub fn objects(&self) -> Vec<Value> {
         let mut out = Vec::new();

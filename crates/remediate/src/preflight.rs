@@ -2,8 +2,8 @@
 //!
 //! Each gate answers [`Verdict::Pass`], [`Verdict::Block`] or [`Verdict::Insufficient`], with
 //! reasons that cite the rule and the input (and the input's content hash):
-//! - **policy**: conftest rules and Gatekeeper constraints over the plan itself, the objects it
-//!   writes and any manifests or Terraform plans given;
+//! - **policy**: conftest rules and Gatekeeper constraints over the plan itself and any
+//!   manifests or Terraform plans given;
 //! - **dry-run**: `kubectl diff` or server dry-run output, and Terraform plan JSON (resources
 //!   destroyed or replaced, drift);
 //! - **budget**: the SLO error budget left and the current burn rate;
@@ -336,19 +336,18 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
         }
         Some(Ok(set)) => set,
     };
-    // The plan itself, each object it writes, and every manifest given.
+    // The plan itself (its steps: action, namespace, target, replicas, patch), and every
+    // manifest given. The plan's objects are partial (a patch, a replica count), so they are
+    // not shown to policies written for whole objects: the whole objects after the change are
+    // what `--manifest` (or the rendered chart) gives.
     let plan_value = serde_json::to_value(plan).unwrap_or(Value::Null);
     let mut docs = vec![Document { path: PathBuf::from("plan"), index: 0, line: 1, value: plan_value }];
-    for (i, obj) in plan.objects().into_iter().enumerate() {
-        docs.push(Document { path: PathBuf::from(format!("plan.objects[{i}]")), index: 0, line: 1, value: obj });
-    }
     docs.extend(inputs.manifests.iter().cloned());
     let namespaces = set.conftest.as_ref().map_or(0, |c| c.namespaces().len());
     let summary = format!(
-        "{namespaces} Rego packages and {} Gatekeeper constraints evaluated over {} inputs (the plan, {} objects it writes, {} manifests)",
+        "{namespaces} Rego packages and {} Gatekeeper constraints evaluated over {} inputs (the plan and {} manifests)",
         set.constraints.len(),
         docs.len(),
-        docs.len() - 1 - inputs.manifests.len(),
         inputs.manifests.len()
     );
     cite.add(Verdict::Pass, "policies", "plan", "policies", None, summary);

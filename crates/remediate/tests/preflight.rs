@@ -124,9 +124,11 @@ fn policies_block_with_the_rule_and_input_cited() {
     assert_eq!(zero.input, "plan");
     assert!(zero.message.contains("scales billing to zero"), "{}", zero.message);
     assert!(zero.evidence.source.ends_with("remediation.rego"));
-    // The same object, seen by the Gatekeeper constraint (0 < 2 replicas in shop).
+    // The plan's partial objects are not shown to whole-object constraints: this one matched
+    // nothing, and says so.
     let gk = policy.reasons.iter().find(|r| r.rule == "K8sMinReplicas/at-least-two").unwrap();
-    assert_eq!((gk.verdict, gk.input.as_str()), (Verdict::Block, "plan.objects[0]"));
+    assert_eq!(gk.verdict, Verdict::Pass);
+    assert!(gk.message.contains("matched none of the 1 inputs"), "{}", gk.message);
     // A protected namespace.
     let r = preflight(&plan(HypothesisKind::Service, "kube-system"), &full_inputs(), &PreflightConfig::default(), AT);
     assert!(r.gates[0].reasons.iter().any(|r| r.message.contains("protected namespace kube-system")));
@@ -146,6 +148,12 @@ fn manifests_are_checked_and_constraints_matching_nothing_reported() {
             .any(|r| r.verdict == Verdict::Block && r.input == "k8s/web.yaml" && r.message.contains(":latest"))
     );
     assert!(reasons.iter().any(|r| r.verdict == Verdict::Pass && r.message.contains("no readiness probe")));
+    let one = parse_documents(Path::new("k8s/one.yaml"), &text.replace("replicas: 3", "replicas: 1")).unwrap();
+    i.manifests = one;
+    let r = preflight(&plan(HypothesisKind::Service, "default"), &i, &PreflightConfig::default(), AT);
+    let gk = r.gates[0].reasons.iter().find(|r| r.rule == "K8sMinReplicas/at-least-two" && r.verdict == Verdict::Block).unwrap();
+    assert_eq!(gk.input, "k8s/one.yaml");
+    assert!(gk.message.contains("runs 1 replicas, fewer than 2"), "{}", gk.message);
     // Only the Service and the plan are left when the Deployment is gone: the constraint
     // matches nothing, and says so.
     i.manifests =
