@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/faultlens
 TEST_FEATURES ?= --features faultlens-verify/polars,faultlens-benches/polars
 SHARED ?= ../shared
 
-.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary schema demo-bundles clean
+.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary eval-preflight schema demo-bundles clean
 
 ## Run the analysis on the bundled demo incident, then plan, gate, approve, dry-run and audit
 ## its fix (no external services).
@@ -91,11 +91,20 @@ eval:
 	scripts/loghub-eval.sh $(CARGO_TARGET_DIR)/release/faultlens
 	$(MAKE) eval-rca
 	$(MAKE) eval-canary
+	$(MAKE) eval-preflight
+	@echo "== Gatekeeper library dev suites"
+	@if [ -d $(SHARED)/data/gatekeeper-dev ]; then $(CARGO_TARGET_DIR)/release/faultlens policy verify $(SHARED)/data/gatekeeper-dev/library; \
+	  else echo "SKIPPED: $(SHARED)/data/gatekeeper-dev is absent"; fi
 
 ## Canary judge on the simulator's labelled corpus (2,000 cases): false pass and false block,
 ## against Kayenta's rule alone.
 eval-canary:
 	$(CARGO) run --release -q -p faultlens-example-canary-eval -- 200 1
+
+## Preflight's policy gate on the simulator's labelled plan corpus (2,000 cases): false pass,
+## false block and exact-rule agreement.
+eval-preflight:
+	FAULTLENS_PLAN_CORPUS=2000 $(CARGO) test --release -q -p faultlens-remediate --test plan_corpus -- --nocapture
 
 ## Root-cause accuracy: every rca-dev set, petshop without changes, and a simulated suite of 200
 ## incidents (seed 2, generated into a temporary directory), with calibration tables.

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use crate::plan::{Plan, Risk};
 use crate::policy::conftest::Severity;
 use crate::policy::gatekeeper::{Inventory, Review};
-use crate::policy::{Document, PolicySet};
+use crate::policy::{Document, PolicySet, Prepared};
 
 /// A gate's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -351,12 +351,17 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
         inputs.manifests.len()
     );
     cite.add(Verdict::Pass, "policies", "plan", "policies", None, summary);
+    let origins: Vec<String> = docs.iter().map(Document::origin).collect();
+    let hashes: Vec<ContentHash> = docs.iter().map(|d| hash_json(&d.value)).collect();
+    let by_origin: std::collections::HashMap<&str, ContentHash> =
+        origins.iter().map(String::as_str).zip(hashes.iter().copied()).collect();
+    let hash_of = |origin: &str| by_origin.get(origin).copied();
     if let Some(c) = &set.conftest {
         match c.test(&docs) {
             Err(e) => cite.add(Verdict::Block, "conftest", "policies", "", None, format!("evaluation failed: {e}")),
             Ok(findings) => {
                 for f in findings {
-                    let doc_hash = docs.iter().find(|d| d.origin() == f.input).map(|d| hash_json(&d.value));
+                    let doc_hash = hash_of(&f.input);
                     let verdict = match f.severity {
                         Severity::Failure => Verdict::Block,
                         Severity::Warning if config.warnings_block => Verdict::Block,
@@ -381,30 +386,53 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
         }
     }
     let inventory = Inventory::new();
+    // Kubernetes objects as Gatekeeper reviews them, once each.
+    let reviews: Vec<Option<(Review, Prepared)>> = docs
+        .iter()
+        .map(|d| {
+            d.value.get("kind").is_some().then(|| {
+                let r = Review::of_document(&d.value);
+                let p = Prepared::new(&r.to_value());
+                (r, p)
+            })
+        })
+        .collect();
+    // One evaluator per template, reused for every constraint and input.
+    let mut evaluators: Vec<_> = set.templates.iter().map(|t| t.evaluator(&inventory)).collect();
     for constraint in &set.constraints {
-        let Some(template) = set.template_of(constraint) else { continue };
+        let Some(ti) = set.templates.iter().position(|t| t.kind == constraint.kind) else { continue };
+        let (Some(template), Some(ev)) = (set.templates.get(ti), evaluators.get_mut(ti)) else { continue };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                cite.add(
+                    Verdict::Block,
+                    format!("{}/{}", constraint.kind, constraint.name),
+                    "policies",
+                    "",
+                    None,
+                    e.to_string(),
+                );
+                continue;
+            }
+        };
         let rule = format!("{}/{}", constraint.kind, constraint.name);
         let source = template.path.display().to_string();
         let mut matched = 0usize;
-        for doc in docs.iter().filter(|d| d.value.get("kind").is_some()) {
-            let review = Review::of_document(&doc.value);
-            match constraint.matches(&review, &inventory) {
+        let parameters = Prepared::new(&constraint.parameters);
+        for (i, review) in reviews.iter().enumerate() {
+            let Some((review, prepared)) = review else { continue };
+            let (origin, hash) = (origins.get(i).cloned().unwrap_or_default(), hashes.get(i).copied());
+            match constraint.matches(review, &inventory) {
                 Ok(false) => continue,
                 Ok(true) => matched += 1,
                 Err(e) => {
-                    cite.add(Verdict::Block, &rule, doc.origin(), &source, Some(hash_json(&doc.value)), e.to_string());
+                    cite.add(Verdict::Block, &rule, origin, &source, hash, e.to_string());
                     continue;
                 }
             }
-            match template.violations(constraint, &review, &inventory) {
-                Err(e) => cite.add(
-                    Verdict::Block,
-                    &rule,
-                    doc.origin(),
-                    &source,
-                    Some(hash_json(&doc.value)),
-                    format!("evaluation failed: {e}"),
-                ),
+            match template.violations_prepared(ev, constraint, prepared, &parameters) {
+                Err(e) => cite.add(Verdict::Block, &rule, origin, &source, hash, format!("evaluation failed: {e}")),
                 Ok(vs) => {
                     for v in vs {
                         let verdict = if v.enforcement_action == "deny" { Verdict::Block } else { Verdict::Pass };
@@ -413,14 +441,7 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
                         } else {
                             String::new()
                         };
-                        cite.add(
-                            verdict,
-                            &rule,
-                            doc.origin(),
-                            &source,
-                            Some(hash_json(&doc.value)),
-                            format!("{note}{}", v.msg),
-                        );
+                        cite.add(verdict, &rule, origin.clone(), &source, hash, format!("{note}{}", v.msg));
                     }
                 }
             }

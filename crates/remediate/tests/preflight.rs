@@ -151,7 +151,11 @@ fn manifests_are_checked_and_constraints_matching_nothing_reported() {
     let one = parse_documents(Path::new("k8s/one.yaml"), &text.replace("replicas: 3", "replicas: 1")).unwrap();
     i.manifests = one;
     let r = preflight(&plan(HypothesisKind::Service, "default"), &i, &PreflightConfig::default(), AT);
-    let gk = r.gates[0].reasons.iter().find(|r| r.rule == "K8sMinReplicas/at-least-two" && r.verdict == Verdict::Block).unwrap();
+    let gk = r.gates[0]
+        .reasons
+        .iter()
+        .find(|r| r.rule == "K8sMinReplicas/at-least-two" && r.verdict == Verdict::Block)
+        .unwrap();
     assert_eq!(gk.input, "k8s/one.yaml");
     assert!(gk.message.contains("runs 1 replicas, fewer than 2"), "{}", gk.message);
     // Only the Service and the plan are left when the Deployment is gone: the constraint

@@ -4,6 +4,7 @@
 mod assets;
 pub mod canary;
 mod graph;
+pub mod plans;
 mod world;
 
 use std::collections::BTreeMap;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Document, PolicyError, Rego, RegoVersion, files_under};
+use super::{Document, Evaluator, PolicyError, Rego, RegoVersion, files_under};
 
 /// How policies are found and queried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,13 +234,14 @@ impl Conftest {
     /// # Errors
     /// [`PolicyError::Eval`] when a rule fails to evaluate.
     pub fn test(&self, docs: &[Document]) -> Result<Vec<Finding>, PolicyError> {
+        let mut ev = self.rego.evaluator();
         if self.combine {
             let input = Value::Array(docs.iter().map(|d| json!({"path": d.origin(), "contents": d.value})).collect());
-            return self.test_input("combined", &input);
+            return self.test_with(&mut ev, "combined", &input);
         }
         let mut out = Vec::new();
         for d in docs {
-            out.extend(self.test_input(&d.origin(), &d.value)?);
+            out.extend(self.test_with(&mut ev, &d.origin(), &d.value)?);
         }
         Ok(out)
     }
@@ -250,10 +251,15 @@ impl Conftest {
     /// # Errors
     /// [`PolicyError::Eval`] when a rule fails to evaluate.
     pub fn test_input(&self, name: &str, input: &Value) -> Result<Vec<Finding>, PolicyError> {
+        self.test_with(&mut self.rego.evaluator(), name, input)
+    }
+
+    fn test_with(&self, ev: &mut Evaluator, name: &str, input: &Value) -> Result<Vec<Finding>, PolicyError> {
+        ev.set_input(input);
         let mut out = Vec::new();
         for ns in &self.namespaces {
             let excepted: Vec<String> = if ns.has_exceptions {
-                let v = self.rego.eval_rule(&format!("{}.exception", ns.package), input, None)?;
+                let v = ev.eval_rule(&format!("{}.exception", ns.package))?;
                 v.as_ref()
                     .and_then(Value::as_array)
                     .into_iter()
@@ -266,7 +272,7 @@ impl Conftest {
             };
             for rule in &ns.rules {
                 let Some(severity) = rule_severity(rule) else { continue };
-                let value = self.rego.eval_rule(&format!("{}.{rule}", ns.package), input, None)?;
+                let value = ev.eval_rule(&format!("{}.{rule}", ns.package))?;
                 let lifted = excepted.iter().any(|e| e == exception_name(rule));
                 let severity = if lifted { Severity::Exception } else { severity };
                 let finding = |msg: String, metadata: Value| Finding {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Document, PolicyError, Rego, RegoVersion, files_under, read_documents};
+use super::{Document, Evaluator, PolicyError, Prepared, Rego, RegoVersion, files_under, read_documents};
 
 /// A compiled ConstraintTemplate.
 #[derive(Debug, Clone)]
@@ -136,10 +136,57 @@ impl Template {
         review: &Review,
         inventory: &Inventory,
     ) -> Result<Vec<Violation>, PolicyError> {
-        let input = json!({"review": review.to_value(), "parameters": constraint.parameters});
-        let data = (!inventory.is_empty()).then(|| json!({"inventory": inventory.to_value()}));
+        let mut ev = self.evaluator(inventory)?;
+        self.violations_with(&mut ev, constraint, review)
+    }
+
+    /// An evaluator of the template's Rego with `inventory` as `data.inventory`, for
+    /// [`Template::violations_with`] over many objects and constraints.
+    ///
+    /// # Errors
+    /// [`PolicyError::Eval`] when the inventory cannot be added.
+    pub fn evaluator(&self, inventory: &Inventory) -> Result<Evaluator, PolicyError> {
+        let mut ev = self.rego.evaluator();
+        if !inventory.is_empty() {
+            ev.add_data(&json!({"inventory": inventory.to_value()}))?;
+        }
+        Ok(ev)
+    }
+
+    /// As [`Template::violations`], with an evaluator from [`Template::evaluator`].
+    ///
+    /// # Errors
+    /// [`PolicyError::Eval`] when the Rego fails.
+    pub fn violations_with(
+        &self,
+        ev: &mut Evaluator,
+        constraint: &Constraint,
+        review: &Review,
+    ) -> Result<Vec<Violation>, PolicyError> {
+        self.violations_prepared(
+            ev,
+            constraint,
+            &Prepared::new(&review.to_value()),
+            &Prepared::new(&constraint.parameters),
+        )
+    }
+
+    /// As [`Template::violations_with`], with the review document (from [`Review::to_value`])
+    /// and the constraint's parameters already prepared: a batch over many objects and
+    /// constraints converts each once.
+    ///
+    /// # Errors
+    /// [`PolicyError::Eval`] when the Rego fails.
+    pub fn violations_prepared(
+        &self,
+        ev: &mut Evaluator,
+        constraint: &Constraint,
+        review: &Prepared,
+        parameters: &Prepared,
+    ) -> Result<Vec<Violation>, PolicyError> {
+        ev.set_prepared_input(&Prepared::object(&[("review", review), ("parameters", parameters)]));
         let rule = format!("{}.violation", self.package);
-        let found = self.rego.eval_rule(&rule, &input, data.as_ref())?;
+        let found = ev.eval_rule(&rule)?;
         let mut out = Vec::new();
         for item in found.as_ref().and_then(Value::as_array).into_iter().flatten() {
             let msg =

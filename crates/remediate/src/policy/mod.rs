@@ -301,23 +301,98 @@ impl Rego {
 
     /// Evaluates `rule` (a full path such as `data.k8srequiredlabels.violation`) against `input`,
     /// with `data` merged into the base data when given. `None` when the rule is undefined.
+    /// For many evaluations, an [`Evaluator`] saves a clone of the engine each.
     ///
     /// # Errors
     /// [`PolicyError::Eval`] when evaluation fails (a builtin error, a conflict, a bad value).
     pub fn eval_rule(&self, rule: &str, input: &Value, data: Option<&Value>) -> Result<Option<Value>, PolicyError> {
-        let eval_err = |e: &dyn fmt::Display| PolicyError::Eval { query: rule.to_owned(), message: e.to_string() };
-        let mut engine = self.engine.clone();
+        let mut ev = self.evaluator();
         if let Some(data) = data {
-            engine.add_data(regorus::Value::from(data.clone())).map_err(|e| eval_err(&e))?;
+            ev.add_data(data)?;
         }
-        engine.set_input(regorus::Value::from(input.clone()));
-        let value = engine.eval_rule(rule.to_owned()).map_err(|e| eval_err(&e))?;
+        ev.set_input(input);
+        ev.eval_rule(rule)
+    }
+
+    /// A private copy of the prepared engine, for evaluating many rules and inputs in turn.
+    #[must_use]
+    pub fn evaluator(&self) -> Evaluator {
+        Evaluator { engine: self.engine.clone() }
+    }
+}
+
+/// A JSON value converted once into the engine's own form, to be set as input (or part of
+/// one) many times without converting it again.
+#[derive(Clone)]
+pub struct Prepared(regorus::Value);
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Prepared").finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    /// Converts `value`.
+    #[must_use]
+    pub fn new(value: &Value) -> Self {
+        Self(regorus::Value::deserialize(value).unwrap_or_else(|_| regorus::Value::from(value.clone())))
+    }
+
+    /// An object of `fields`, sharing their converted values (no copy).
+    #[must_use]
+    pub fn object(fields: &[(&str, &Prepared)]) -> Self {
+        let map: std::collections::BTreeMap<regorus::Value, regorus::Value> =
+            fields.iter().map(|(k, v)| (regorus::Value::from(*k), v.0.clone())).collect();
+        Self(regorus::Value::from(map))
+    }
+}
+
+/// A prepared engine of its own: set an input once, evaluate any number of rules on it, set
+/// the next input. Evaluations leave no state behind, so one evaluator serves a whole batch.
+#[derive(Clone)]
+pub struct Evaluator {
+    engine: regorus::Engine,
+}
+
+impl fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Evaluator").finish_non_exhaustive()
+    }
+}
+
+impl Evaluator {
+    /// Sets `input` for the evaluations that follow.
+    pub fn set_input(&mut self, input: &Value) {
+        self.set_prepared_input(&Prepared::new(input));
+    }
+
+    /// Sets an input prepared with [`Prepared::new`] (no conversion).
+    pub fn set_prepared_input(&mut self, input: &Prepared) {
+        self.engine.set_input(input.0.clone());
+    }
+
+    /// Merges `data` (an object) into the base data; the modules are prepared again.
+    ///
+    /// # Errors
+    /// [`PolicyError::Eval`] when `data` is not an object or conflicts with the base data.
+    pub fn add_data(&mut self, data: &Value) -> Result<(), PolicyError> {
+        self.engine
+            .add_data(regorus::Value::from(data.clone()))
+            .map_err(|e| PolicyError::Eval { query: "data".to_owned(), message: e.to_string() })
+    }
+
+    /// Evaluates `rule` on the current input; `None` when it is undefined.
+    ///
+    /// # Errors
+    /// [`PolicyError::Eval`] when evaluation fails.
+    pub fn eval_rule(&mut self, rule: &str) -> Result<Option<Value>, PolicyError> {
+        let eval_err = |e: &dyn fmt::Display| PolicyError::Eval { query: rule.to_owned(), message: e.to_string() };
+        let value = self.engine.eval_rule(rule.to_owned()).map_err(|e| eval_err(&e))?;
         if value == regorus::Value::Undefined {
             return Ok(None);
         }
-        serde_json::to_value(&value)
-            .map(Some)
-            .map_err(|e| PolicyError::Eval { query: rule.to_owned(), message: e.to_string() })
+        serde_json::to_value(&value).map(Some).map_err(|e| eval_err(&e))
     }
 }
 
