@@ -52,7 +52,7 @@ clippy:
 ## Property tests run from a fixed seed so that CI is deterministic; set PROPTEST_RNG_SEED to
 ## explore others.
 unit:
-	FAULTLENS_REQUIRE_TOOLS=1 PROPTEST_RNG_SEED=$${PROPTEST_RNG_SEED:-20261127} $(CARGO) nextest run --workspace --lib --bins --tests --locked $(TEST_FEATURES) --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
+	FAULTLENS_SHARED=$(abspath $(SHARED)) FAULTLENS_REQUIRE_TOOLS=1 PROPTEST_RNG_SEED=$${PROPTEST_RNG_SEED:-20261127} $(CARGO) nextest run --workspace --lib --bins --tests --locked $(TEST_FEATURES) --no-fail-fast 2>&1 | tee $(CARGO_TARGET_DIR)/nextest.log
 	@grep -oE '[0-9]+ tests run: [0-9]+ passed' $(CARGO_TARGET_DIR)/nextest.log | tail -1 | awk '{print $$4 " passed, 0 failed"}'
 
 ## README and API examples.

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use faultlens::core::Timestamp;
 use faultlens::verify::slo::{
     BurnVerdict, BurnWindow, Events, Slo, SloError, error_budget, evaluate_burn, prometheus_rules, read_events_csv,
     window_name,
@@ -118,9 +117,7 @@ pub(crate) fn pick(slos: Vec<Slo>, name: Option<&str>) -> Result<Slo, Failure> {
 fn events_of(a: &EventsArgs) -> Result<(Slo, Events, i64), Failure> {
     let LoadedSlo { slo, events, .. } = LoadedSlo::read(&a.slos, &a.events, a.slo.as_deref())?;
     let at = match &a.at {
-        Some(t) => Timestamp::parse_lenient(t)
-            .ok_or_else(|| Failure { reported: false, code: 3, message: format!("--at: `{t}` is not a time") })?
-            .as_millis(),
+        Some(t) => crate::time_flag("at", t)?.as_millis(),
         None => events.timestamps_ms.last().copied().ok_or_else(|| Failure {
             reported: false,
             code: 2,

@@ -355,6 +355,9 @@ fn slo_rules_budget_and_burn() {
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("line 3") && err.contains("total"), "{err}");
+    // a bad --at is a usage error, as for every other time flag
+    let o = faultlens(&["slo", "budget", s, "--events", e, "--at", "yesterday-ish"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
@@ -750,4 +753,68 @@ fn policy_test_and_verify() {
     let o = faultlens(&["policy", "verify", suite_dir.to_str().unwrap()]);
     assert!(o.status.success(), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stdout).ends_with("3 passed, 0 failed\n"), "{o:?}");
+}
+
+#[test]
+fn gitops_apply_commits_on_a_branch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    let git = |args: &[&str]| {
+        let o = Command::new("git").arg("-C").arg(r).args(args).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    git(&["init", "-q", "--initial-branch=main"]);
+    std::fs::create_dir_all(r.join("apps/billing")).unwrap();
+    std::fs::write(r.join("apps/billing/values.yaml"), "image:\n  tag: v1.5.0\n").unwrap();
+    git(&["add", "."]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init"]);
+    let repo = r.to_str().unwrap();
+    let apply = |extra: &[&str]| {
+        let mut args = vec![
+            "gitops",
+            "apply",
+            "--repo",
+            repo,
+            "--file",
+            "apps/billing/values.yaml",
+            "--set",
+            "image.tag=v1.4.2",
+            "--expect",
+            "image.tag=v1.5.0",
+            "--branch",
+            "faultlens/revert",
+            "--message",
+            "Revert billing",
+            "--github",
+            "shop/deploy",
+        ];
+        args.extend_from_slice(extra);
+        faultlens(&args)
+    };
+    let dry: serde_json::Value = serde_json::from_slice(&apply(&["--dry-run"]).stdout).unwrap();
+    assert_eq!(dry["commit"], serde_json::Value::Null);
+    let o = apply(&[]);
+    assert!(o.status.success(), "{o:?}");
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(out["endpoint"], "POST /repos/shop/deploy/pulls");
+    assert_eq!(out["pull_request"]["base"], "main");
+    assert!(git(&["show", "faultlens/revert:apps/billing/values.yaml"]).contains("tag: v1.4.2"));
+    // the branch exists now: refused (exit 1); a malformed --set is a usage error (exit 2)
+    assert_eq!(apply(&[]).status.code(), Some(1));
+    let o = faultlens(&[
+        "gitops",
+        "apply",
+        "--repo",
+        repo,
+        "--file",
+        "f.yaml",
+        "--set",
+        "novalue",
+        "--branch",
+        "b",
+        "--message",
+        "m",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 
 use faultlens_core::Bundle;
 
+/// `$FAULTLENS_SHARED/data/rca-dev` (the Makefile sets it from `SHARED`), else
+/// `../shared/data/rca-dev` beside the repository.
 fn rca_dev() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rca-dev");
+    let shared = std::env::var_os("FAULTLENS_SHARED")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"), PathBuf::from);
+    let p = shared.join("data/rca-dev");
     p.is_dir().then_some(p)
 }
 

@@ -8,7 +8,11 @@ use faultlens_remediate::policy::gatekeeper::verify_path;
 
 #[test]
 fn every_dev_suite_case_passes() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/gatekeeper-dev/library");
+    // `$FAULTLENS_SHARED` (the Makefile sets it from `SHARED`), else `../shared` beside the
+    // repository.
+    let shared = std::env::var_os("FAULTLENS_SHARED")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"), std::path::PathBuf::from);
+    let root = shared.join("data/gatekeeper-dev/library");
     if !root.exists() {
         eprintln!("SKIP: {} is absent; the Gatekeeper dev suites were not run", root.display());
         return;

@@ -11,7 +11,7 @@ use faultlens_core::{
 };
 use faultlens_remediate::plan::{Plan, PlanConfig, plan_for};
 use faultlens_remediate::policy::conftest::ConftestConfig;
-use faultlens_remediate::policy::{PolicySet, parse_documents};
+use faultlens_remediate::policy::{PolicySet, parse_documents, read_documents};
 use faultlens_remediate::preflight::{
     BudgetInput, DryRun, DryRunInput, FreezeWindow, Gate, OutputFormat, PreflightConfig, PreflightInputs, Verdict,
     parse_dry_run, preflight,
@@ -246,4 +246,19 @@ fn output_formats() {
     assert!(tap.starts_with("TAP version 13\n1..") && tap.contains("\nnot ok "));
     let json: serde_json::Value = serde_json::from_str(&r.render(OutputFormat::Json)).unwrap();
     assert_eq!(json["verdict"], "block");
+}
+
+#[test]
+fn conftest_policies_read_terraform_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let rego = "package main\nimport rego.v1\ndeny contains msg if {\n  some rc in input.resource_changes\n  rc.type == \"aws_s3_bucket\"\n  \"delete\" in rc.change.actions\n  msg := sprintf(\"%s would be deleted\", [rc.address])\n}\n";
+    std::fs::write(dir.path().join("tf.rego"), rego).unwrap();
+    let mut i = full_inputs();
+    i.policies = Some(Ok(PolicySet::load(&[dir.path().to_path_buf()], &ConftestConfig::default()).unwrap()));
+    i.manifests = read_documents(&fixture("tfplan.json")).unwrap();
+    let r = preflight(&plan(HypothesisKind::Service, "shop"), &i, &PreflightConfig::default(), AT);
+    let deny = r.gates[0].reasons.iter().find(|r| r.verdict == Verdict::Block).unwrap();
+    assert_eq!(deny.rule, "data.main.deny");
+    assert!(deny.message.contains("aws_s3_bucket.logs would be deleted"), "{}", deny.message);
+    assert!(deny.input.ends_with("tfplan.json"));
 }
