@@ -57,8 +57,7 @@ pub(crate) fn approve(a: ApproveArgs) -> Result<(), Failure> {
     match &a.output {
         None => println!("{line}"),
         Some(path) => {
-            let io =
-                |e: std::io::Error| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) };
+            let io = |e: std::io::Error| crate::file_error(path, e);
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
             std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()).map_err(io)?;
         }

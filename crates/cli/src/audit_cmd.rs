@@ -82,8 +82,7 @@ pub(crate) fn run(action: AuditAction, format: Format) -> Result<(), Failure> {
     match action {
         AuditAction::Keygen { out } => {
             let key = AuditKey::generate()?;
-            let io =
-                |e: std::io::Error| Failure { reported: false, code: 3, message: format!("{}: {e}", out.display()) };
+            let io = |e: std::io::Error| crate::file_error(&out, e);
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]

@@ -166,7 +166,12 @@ pub(crate) fn time_flag(flag: &str, s: &str) -> Result<faultlens::core::Timestam
 
 /// Reads an input file; failing to is an input error (exit 3) naming the file.
 pub(crate) fn read_input(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path).map_err(|e| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) })
+    std::fs::read(path).map_err(|e| file_error(path, e))
+}
+
+/// An input or output error (exit 3) naming the file.
+pub(crate) fn file_error(path: &std::path::Path, e: impl std::fmt::Display) -> Failure {
+    Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) }
 }
 
 impl From<faultlens::core::Error> for Failure {

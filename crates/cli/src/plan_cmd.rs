@@ -99,14 +99,10 @@ impl From<PlanError> for Failure {
     }
 }
 
-fn io_failure(path: &Path, e: impl std::fmt::Display) -> Failure {
-    Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) }
-}
-
 /// Reads a plan file; its content hash is the hash of the plan (canonical JSON), so a plan
 /// reformatted on disk keeps its approvals and a plan edited in any field loses them.
 pub(crate) fn load_plan(path: &Path) -> Result<(Plan, ContentHash), Failure> {
-    let text = String::from_utf8(crate::read_input(path)?).map_err(|e| io_failure(path, e))?;
+    let text = String::from_utf8(crate::read_input(path)?).map_err(|e| crate::file_error(path, e))?;
     let plan = Plan::from_json(&text).map_err(|e| Failure {
         reported: false,
         code: 3,
@@ -160,12 +156,12 @@ pub(crate) fn run(a: PlanArgs, format: Format) -> Result<(), Failure> {
         return Err(Failure { reported: false, code: 1, message: "no hypothesis has a safe action to plan".into() });
     }
     if let Some(dir) = &a.out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| io_failure(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| crate::file_error(dir, e))?;
         for p in &plans {
             let base = format!("plan-{}", p.hypothesis_rank);
             let write = |name: String, text: String| {
                 let path = dir.join(name);
-                std::fs::write(&path, text).map_err(|e| io_failure(&path, e))
+                std::fs::write(&path, text).map_err(|e| crate::file_error(&path, e))
             };
             write(format!("{base}.json"), p.to_json()?)?;
             write(format!("{base}.sh"), p.script(ScriptMode::DryRun)?)?;

@@ -126,10 +126,6 @@ pub(crate) struct PolicyTestArgs {
     combine: bool,
 }
 
-fn input_err(path: &std::path::Path, e: impl std::fmt::Display) -> Failure {
-    Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) }
-}
-
 fn conftest_config(namespaces: &[String], all: bool) -> ConftestConfig {
     if namespaces.is_empty() {
         ConftestConfig::default().with_all_namespaces(all)
@@ -148,7 +144,7 @@ pub(crate) fn preflight_run(a: PreflightArgs) -> Result<(), Failure> {
         .then(|| PolicySet::load(&a.policy, &conftest_config(&a.namespace, true)).map_err(|e| e.to_string()));
     let mut manifests: Vec<Document> = Vec::new();
     for m in &a.manifest {
-        manifests.extend(read_documents(m).map_err(|e| input_err(m, e))?);
+        manifests.extend(read_documents(m).map_err(|e| crate::file_error(m, e))?);
     }
     let mut dry_runs = Vec::new();
     for d in &a.dry_run {
@@ -157,7 +153,7 @@ pub(crate) fn preflight_run(a: PreflightArgs) -> Result<(), Failure> {
     }
     let budget = match (&a.budget, a.slo.load()?) {
         (Some(p), _) => {
-            Some(serde_json::from_slice::<BudgetInput>(&crate::read_input(p)?).map_err(|e| input_err(p, e))?)
+            Some(serde_json::from_slice::<BudgetInput>(&crate::read_input(p)?).map_err(|e| crate::file_error(p, e))?)
         }
         (None, Some(loaded)) => {
             let at_ms = at.as_millis();
@@ -171,9 +167,9 @@ pub(crate) fn preflight_run(a: PreflightArgs) -> Result<(), Failure> {
         (None, None) => None,
     };
     let freezes = match &a.freeze {
-        Some(p) => {
-            Some(serde_json::from_slice::<Vec<FreezeWindow>>(&crate::read_input(p)?).map_err(|e| input_err(p, e))?)
-        }
+        Some(p) => Some(
+            serde_json::from_slice::<Vec<FreezeWindow>>(&crate::read_input(p)?).map_err(|e| crate::file_error(p, e))?,
+        ),
         None => None,
     };
     let skip = a
@@ -219,7 +215,7 @@ pub(crate) fn preflight_run(a: PreflightArgs) -> Result<(), Failure> {
 pub(crate) fn policy(action: PolicyAction, format: Format) -> Result<(), Failure> {
     match action {
         PolicyAction::Verify { suite } => {
-            let report = verify_path(&suite).map_err(|e| input_err(&suite, e))?;
+            let report = verify_path(&suite).map_err(|e| crate::file_error(&suite, e))?;
             if format == Format::Json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
@@ -238,7 +234,7 @@ pub(crate) fn policy(action: PolicyAction, format: Format) -> Result<(), Failure
                 .map_err(|e| Failure { reported: false, code: 1, message: e.to_string() })?;
             let mut docs = Vec::new();
             for p in &a.paths {
-                docs.extend(read_documents(p).map_err(|e| input_err(p, e))?);
+                docs.extend(read_documents(p).map_err(|e| crate::file_error(p, e))?);
             }
             let findings = c.test(&docs).map_err(|e| Failure { reported: false, code: 1, message: e.to_string() })?;
             let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();

@@ -92,7 +92,7 @@ impl LoadedSlo {
 }
 
 pub(crate) fn load_slos(path: &PathBuf) -> Result<Vec<Slo>, Failure> {
-    let io = |e: String| Failure { reported: false, code: 3, message: format!("{}: {e}", path.display()) };
+    let io = |e: String| crate::file_error(path, e);
     let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
     let slos =
