@@ -476,38 +476,21 @@ fn dry_run_gate(inputs: &PreflightInputs, config: &PreflightConfig, cite: &mut C
         match parse_dry_run(&d.text) {
             Err(message) => cite.add(Verdict::Block, "dry-run: parse", &d.path, &d.path, Some(hash), message),
             Ok(DryRun::Terraform { destroyed, replaced, drifted, changed }) => {
-                for a in &destroyed {
-                    let v = if config.allow_destroy { Verdict::Pass } else { Verdict::Block };
-                    cite.add(
-                        v,
-                        "terraform: destroy",
-                        format!("{}#{a}", d.path),
-                        &d.path,
-                        Some(hash),
-                        format!("{a} would be destroyed"),
-                    );
-                }
-                for a in &replaced {
-                    let v = if config.allow_destroy { Verdict::Pass } else { Verdict::Block };
-                    cite.add(
-                        v,
-                        "terraform: replace",
-                        format!("{}#{a}", d.path),
-                        &d.path,
-                        Some(hash),
-                        format!("{a} would be destroyed and re-created"),
-                    );
-                }
-                for a in &drifted {
-                    let v = if config.allow_drift { Verdict::Pass } else { Verdict::Block };
-                    cite.add(
-                        v,
+                let kinds = [
+                    (&destroyed, config.allow_destroy, "terraform: destroy", "would be destroyed"),
+                    (&replaced, config.allow_destroy, "terraform: replace", "would be destroyed and re-created"),
+                    (
+                        &drifted,
+                        config.allow_drift,
                         "terraform: drift",
-                        format!("{}#{a}", d.path),
-                        &d.path,
-                        Some(hash),
-                        format!("{a} changed outside Terraform; applying would overwrite it"),
-                    );
+                        "changed outside Terraform; applying would overwrite it",
+                    ),
+                ];
+                for (addresses, allowed, rule, what) in kinds {
+                    let v = if allowed { Verdict::Pass } else { Verdict::Block };
+                    for a in addresses {
+                        cite.add(v, rule, format!("{}#{a}", d.path), &d.path, Some(hash), format!("{a} {what}"));
+                    }
                 }
                 if destroyed.is_empty() && replaced.is_empty() && drifted.is_empty() {
                     cite.add(

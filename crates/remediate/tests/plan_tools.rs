@@ -5,10 +5,9 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use faultlens_core::{
     ChangeEvent, ChangeKind, Confidence, ContentHash, Evidence, EvidenceList, Hypothesis, HypothesisKind, Timestamp,
@@ -16,6 +15,8 @@ use faultlens_core::{
 };
 use faultlens_remediate::plan::{Action, DeployFix, GitopsConfig, Plan, PlanConfig, PlanError, ScriptMode, plan_for};
 use proptest::prelude::*;
+
+mod common;
 
 fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> Hypothesis {
     Hypothesis {
@@ -157,33 +158,15 @@ proptest! {
     }
 }
 
-fn tool(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    if !found {
-        assert!(std::env::var_os("FAULTLENS_REQUIRE_TOOLS").is_none(), "{name} is required (FAULTLENS_REQUIRE_TOOLS)");
-        println!("SKIPPED: {name} is not installed");
-    }
-    found
-}
-
 #[test]
 fn every_script_passes_shellcheck() {
-    if !tool("shellcheck") {
+    if !common::tool("shellcheck") {
         return;
     }
     for value in ["", "$(id)", "it's \"x\"", "a\nb"] {
         for plan in plans(value) {
             for mode in [ScriptMode::DryRun, ScriptMode::Apply, ScriptMode::Rollback] {
-                let text = plan.script(mode).unwrap();
-                let mut child = Command::new("shellcheck")
-                    .args(["--shell=sh", "--severity=style", "-"])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap();
-                child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-                let out = child.wait_with_output().unwrap();
-                assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stdout));
+                common::assert_shellcheck(&plan.script(mode).unwrap());
             }
         }
     }
@@ -191,7 +174,7 @@ fn every_script_passes_shellcheck() {
 
 #[test]
 fn every_playbook_passes_the_syntax_check_and_is_never_templated() {
-    if !tool("ansible-playbook") {
+    if !common::tool("ansible-playbook") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -3,11 +3,12 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use faultlens_remediate::shell::{Cmd, Script};
 use proptest::prelude::*;
+
+mod common;
 
 /// The arguments `shell` passes to `printf '%s\000'` when it runs `line`.
 fn through(shell: &str, line: &str) -> Vec<String> {
@@ -54,28 +55,13 @@ proptest! {
 
 #[test]
 fn scripts_pass_shellcheck() {
-    let Ok(status) = Command::new("shellcheck").arg("--version").stdout(Stdio::null()).status() else {
-        assert!(
-            std::env::var_os("FAULTLENS_REQUIRE_TOOLS").is_none(),
-            "shellcheck is required (FAULTLENS_REQUIRE_TOOLS)"
-        );
-        println!("SKIPPED: shellcheck is not installed");
+    if !common::tool("shellcheck") {
         return;
-    };
-    assert!(status.success());
+    }
     let mut s = Script::default();
     s.comment("roll back billing: the deploy argocd:billing:1 is the likely cause\n$(not a command)");
     for v in ["$(touch /tmp/x)", "`id`", "it's", "a\nb", "*", "", "--all", "~", "a b\tc", "ünïcødé"] {
         s.run(Cmd::new("kubectl").args(["--namespace", v, "rollout", "undo", "--", v]));
     }
-    let text = s.render().unwrap();
-    let mut child = Command::new("shellcheck")
-        .args(["--shell=sh", "--severity=style", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stdout));
+    common::assert_shellcheck(&s.render().unwrap());
 }

@@ -1,0 +1,28 @@
+//! Helpers shared by the integration tests that run external tools.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+/// Whether `name` runs; under `FAULTLENS_REQUIRE_TOOLS` (as `make test` sets it) a missing
+/// tool fails the test instead of skipping it.
+pub(crate) fn tool(name: &str) -> bool {
+    let found = Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !found {
+        assert!(std::env::var_os("FAULTLENS_REQUIRE_TOOLS").is_none(), "{name} is required (FAULTLENS_REQUIRE_TOOLS)");
+        println!("SKIPPED: {name} is not installed");
+    }
+    found
+}
+
+/// Asserts that shellcheck accepts `script` as a POSIX sh script at style severity.
+pub(crate) fn assert_shellcheck(script: &str) {
+    let mut child = Command::new("shellcheck")
+        .args(["--shell=sh", "--severity=style", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stdout));
+}
