@@ -9,43 +9,20 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
-use faultlens_core::{
-    ChangeEvent, ChangeKind, Confidence, ContentHash, Evidence, EvidenceList, Hypothesis, HypothesisKind, Timestamp,
-    Topology,
-};
+use faultlens_core::{ChangeKind, HypothesisKind, Topology};
 use faultlens_remediate::plan::{Action, DeployFix, GitopsConfig, Plan, PlanConfig, PlanError, ScriptMode, plan_for};
 use proptest::prelude::*;
 
 mod common;
 
-fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> Hypothesis {
-    Hypothesis {
-        rank: 1,
-        kind,
-        service: Some(service.into()),
-        change_id: change.map(Into::into),
-        confidence: Confidence::saturating(0.7),
-        summary: format!("{service} $(broke)\nrm -rf /"),
-        evidence: EvidenceList::one(Evidence::new("m", "q", ContentHash::of(b"x"), "d")),
-        counter_evidence: vec![],
-        ruled_out: vec![],
-        next_checks: vec![],
-        citations: vec![],
-    }
+fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> faultlens_core::Hypothesis {
+    let mut h = common::hypothesis(kind, service, change);
+    h.summary = format!("{service} $(broke)\nrm -rf /");
+    h
 }
 
-fn change(kind: ChangeKind, from: &str, to: &str) -> ChangeEvent {
-    ChangeEvent {
-        id: "c:1".into(),
-        at: Timestamp::from_millis(0),
-        service: "billing".into(),
-        kind,
-        from: Some(from.into()),
-        to: Some(to.into()),
-        source: None,
-        author: None,
-        description: None,
-    }
+fn change(kind: ChangeKind, from: &str, to: &str) -> faultlens_core::ChangeEvent {
+    common::change("c:1", kind, from, to)
 }
 
 /// A plan of every kind of step, with `value` wherever telemetry reaches a command.

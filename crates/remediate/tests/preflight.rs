@@ -5,10 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use faultlens_core::{
-    ChangeEvent, ChangeKind, Confidence, ContentHash, Evidence, EvidenceList, Hypothesis, HypothesisKind, Timestamp,
-    Topology,
-};
+use faultlens_core::{ChangeKind, HypothesisKind, Timestamp, Topology};
 use faultlens_remediate::plan::{Plan, PlanConfig, plan_for};
 use faultlens_remediate::policy::conftest::ConftestConfig;
 use faultlens_remediate::policy::{PolicySet, parse_documents, read_documents};
@@ -21,40 +18,9 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
-fn hypothesis(kind: HypothesisKind, change: Option<&str>) -> Hypothesis {
-    Hypothesis {
-        rank: 1,
-        kind,
-        service: Some("billing".into()),
-        change_id: change.map(Into::into),
-        confidence: Confidence::saturating(0.9),
-        summary: "billing broke".into(),
-        evidence: EvidenceList::one(Evidence::new(
-            "metrics/errors.json",
-            "errors{service=\"billing\"}",
-            ContentHash::of(b"e"),
-            "up",
-        )),
-        counter_evidence: vec![],
-        ruled_out: vec![],
-        next_checks: vec![],
-        citations: vec![],
-    }
-}
-
 fn plan(kind: HypothesisKind, namespace: &str) -> Plan {
-    let change = ChangeEvent {
-        id: "scale:1".into(),
-        at: Timestamp::from_millis(0),
-        service: "billing".into(),
-        kind: ChangeKind::Scale,
-        from: Some("0".into()),
-        to: Some("3".into()),
-        source: None,
-        author: None,
-        description: None,
-    };
-    let h = hypothesis(kind, (kind == HypothesisKind::Change).then_some("scale:1"));
+    let change = common::change("scale:1", ChangeKind::Scale, "0", "3");
+    let h = common::hypothesis(kind, "billing", (kind == HypothesisKind::Change).then_some("scale:1"));
     plan_for(
         "inc",
         &h,
@@ -81,6 +47,8 @@ fn full_inputs() -> PreflightInputs {
         freezes: Some(vec![]),
     }
 }
+
+mod common;
 
 const AT: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 

@@ -6,10 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use faultlens_core::{
-    ChangeEvent, ChangeKind, Confidence, ContentHash, Evidence, EvidenceList, Hypothesis, HypothesisKind, Timestamp,
-    Topology,
-};
+use faultlens_core::{ChangeKind, HypothesisKind, Timestamp, Topology};
 use faultlens_remediate::approval::{Approval, ApprovalPolicy, Approver};
 use faultlens_remediate::audit::{AuditKey, AuditLog, verify_log};
 use faultlens_remediate::plan::{Plan, PlanConfig, plan_for};
@@ -32,33 +29,13 @@ impl Executor for Fake {
     }
 }
 
+mod common;
+
 const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
 fn plan() -> Plan {
-    let h = Hypothesis {
-        rank: 1,
-        kind: HypothesisKind::Change,
-        service: Some("billing".into()),
-        change_id: Some("d:1".into()),
-        confidence: Confidence::saturating(0.9),
-        summary: "bad deploy".into(),
-        evidence: EvidenceList::one(Evidence::new("m", "q{a=\"b\"}", ContentHash::of(b"x"), "d")),
-        counter_evidence: vec![],
-        ruled_out: vec![],
-        next_checks: vec![],
-        citations: vec![],
-    };
-    let c = ChangeEvent {
-        id: "d:1".into(),
-        at: Timestamp::from_millis(0),
-        service: "billing".into(),
-        kind: ChangeKind::Deploy,
-        from: Some("v1".into()),
-        to: Some("v2".into()),
-        source: None,
-        author: None,
-        description: None,
-    };
+    let h = common::hypothesis(HypothesisKind::Change, "billing", Some("d:1"));
+    let c = common::change("d:1", ChangeKind::Deploy, "v1", "v2");
     plan_for("inc", &h, &[c], &Topology::new(), &PlanConfig::default().with_namespace("shop")).unwrap()
 }
 
