@@ -1023,30 +1023,11 @@ fn mode_name(mode: ScriptMode) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use faultlens_core::{Evidence, Timestamp};
+    use faultlens_core::Timestamp;
 
     use super::*;
 
-    pub(crate) fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> Hypothesis {
-        Hypothesis {
-            rank: 1,
-            kind,
-            service: Some(service.to_owned()),
-            change_id: change.map(str::to_owned),
-            confidence: Confidence::saturating(0.8),
-            summary: format!("{service} broke"),
-            evidence: EvidenceList::one(Evidence::new(
-                "metrics/errors.json",
-                format!("http_errors_total{{service=\"{service}\"}}"),
-                ContentHash::of(b"x"),
-                "errors up",
-            )),
-            counter_evidence: Vec::new(),
-            ruled_out: Vec::new(),
-            next_checks: Vec::new(),
-            citations: Vec::new(),
-        }
-    }
+    use faultlens_sim::plans::hypothesis;
 
     fn change(id: &str, kind: ChangeKind, from: &str, to: &str) -> ChangeEvent {
         ChangeEvent {
@@ -1078,7 +1059,7 @@ mod tests {
         assert!(matches!(undo.action, Action::RolloutUndo { .. }));
         assert_eq!(undo.apply[0].render().unwrap(), "kubectl --namespace shop rollout undo deployment/billing");
         assert_eq!(undo.blast_radius, ["billing", "checkout", "frontend"]);
-        assert_eq!(undo.verify.query.as_deref(), Some("http_errors_total{service=\"billing\"}"));
+        assert_eq!(undo.verify.query.as_deref(), Some("http_errors_ratio{service=\"billing\"}"));
         let Action::GitopsPatch(GitopsPatch { set, expect, branch, .. }) = &plan.steps[1].action else { panic!() };
         assert_eq!(set["image.tag"], "v1.4.2");
         assert_eq!(expect["image.tag"], "v1.5.0");

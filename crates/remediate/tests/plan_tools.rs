@@ -16,7 +16,7 @@ use proptest::prelude::*;
 mod common;
 
 fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> faultlens_core::Hypothesis {
-    let mut h = common::hypothesis(kind, service, change);
+    let mut h = faultlens_sim::plans::hypothesis(kind, service, change);
     h.summary = format!("{service} $(broke)\nrm -rf /");
     h
 }

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 
 fn plan(kind: HypothesisKind, namespace: &str) -> Plan {
     let change = common::change("scale:1", ChangeKind::Scale, "0", "3");
-    let h = common::hypothesis(kind, "billing", (kind == HypothesisKind::Change).then_some("scale:1"));
+    let h = faultlens_sim::plans::hypothesis(kind, "billing", (kind == HypothesisKind::Change).then_some("scale:1"));
     plan_for(
         "inc",
         &h,

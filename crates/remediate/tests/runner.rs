@@ -34,7 +34,7 @@ mod common;
 const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 
 fn plan() -> Plan {
-    let h = common::hypothesis(HypothesisKind::Change, "billing", Some("d:1"));
+    let h = faultlens_sim::plans::hypothesis(HypothesisKind::Change, "billing", Some("d:1"));
     let c = common::change("d:1", ChangeKind::Deploy, "v1", "v2");
     plan_for("inc", &h, &[c], &Topology::new(), &PlanConfig::default().with_namespace("shop")).unwrap()
 }

@@ -153,7 +153,10 @@ fn manifest(rng: &mut ChaCha8Rng, blocks: &mut BTreeSet<String>) -> Value {
            "spec": {"replicas": replicas, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}}})
 }
 
-fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> Hypothesis {
+/// A rank-1 hypothesis of `kind` blaming `service` (and the change `change`, if any), with one
+/// piece of evidence: the service's error ratio.
+#[must_use]
+pub fn hypothesis(kind: HypothesisKind, service: &str, change: Option<&str>) -> Hypothesis {
     Hypothesis {
         rank: 1,
         kind,

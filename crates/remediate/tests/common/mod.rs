@@ -28,34 +28,6 @@ pub(crate) fn assert_shellcheck(script: &str) {
     assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stdout));
 }
 
-/// A rank-1 hypothesis blaming `service` (and the change `change`, if any), with one piece of
-/// evidence on its error ratio.
-pub(crate) fn hypothesis(
-    kind: faultlens_core::HypothesisKind,
-    service: &str,
-    change: Option<&str>,
-) -> faultlens_core::Hypothesis {
-    use faultlens_core::{Confidence, ContentHash, Evidence, EvidenceList};
-    faultlens_core::Hypothesis {
-        rank: 1,
-        kind,
-        service: Some(service.into()),
-        change_id: change.map(Into::into),
-        confidence: Confidence::saturating(0.9),
-        summary: format!("{service} broke"),
-        evidence: EvidenceList::one(Evidence::new(
-            "metrics/errors.json",
-            format!("http_errors_ratio{{service=\"{service}\"}}"),
-            ContentHash::of(service.as_bytes()),
-            "the error ratio rose",
-        )),
-        counter_evidence: vec![],
-        ruled_out: vec![],
-        next_checks: vec![],
-        citations: vec![],
-    }
-}
-
 /// A change `id` of the `billing` service from `from` to `to`.
 pub(crate) fn change(id: &str, kind: faultlens_core::ChangeKind, from: &str, to: &str) -> faultlens_core::ChangeEvent {
     faultlens_core::ChangeEvent {
