@@ -461,11 +461,16 @@ impl Builder<'_> {
         b
     }
 
-    fn rollout_status(&self, kind: &str, target: &str) -> Cmd {
-        self.kubectl()
-            .args(["rollout", "status"])
-            .arg(format!("{}/{target}", kind.to_lowercase()))
-            .arg(format!("--timeout={}s", self.config.rollout_timeout_s))
+    /// The service's workload: its kind, its (checked) name, and `kind/name` as kubectl takes it.
+    fn workload(&self, service: &str) -> Result<(String, String, String), PlanError> {
+        let kind = self.config.workload_kind.clone();
+        let target = k8s_name("service", service)?;
+        let obj = format!("{}/{target}", kind.to_lowercase());
+        Ok((kind, target, obj))
+    }
+
+    fn rollout_status(&self, obj: &str) -> Cmd {
+        self.kubectl().args(["rollout", "status"]).arg(obj).arg(format!("--timeout={}s", self.config.rollout_timeout_s))
     }
 
     fn push(&mut self, service: &str, title: String, action: Action, risk: Risk, parts: Parts) {
@@ -497,16 +502,14 @@ impl Builder<'_> {
     }
 
     fn rollout_undo(&mut self, service: &str) -> Result<(), PlanError> {
-        let kind = self.config.workload_kind.clone();
-        let target = k8s_name("service", service)?;
-        let obj = format!("{}/{target}", kind.to_lowercase());
+        let (kind, target, obj) = self.workload(service)?;
         let undo = self.kubectl().args(["rollout", "undo"]).arg(&obj);
         let parts = Parts {
             dry_run: vec![undo.clone().arg("--dry-run=server")],
             apply: vec![undo.clone()],
             // Undoing the undo returns to the revision that ran before this step.
             rollback: vec![undo],
-            verify: vec![self.rollout_status(&kind, &target)],
+            verify: vec![self.rollout_status(&obj)],
             expect: "the rollout completes and the series returns to its band".to_owned(),
         };
         self.push(
@@ -582,19 +585,17 @@ impl Builder<'_> {
     }
 
     fn set_image(&mut self, service: &str, from: &str, to: &str) -> Result<(), PlanError> {
-        let kind = self.config.workload_kind.clone();
-        let target = k8s_name("service", service)?;
+        let (kind, target, obj) = self.workload(service)?;
         let container = k8s_name("container", &self.config.container.replace("{service}", service))?;
         let repo = self.config.image.replace("{service}", service);
         let image = format!("{repo}:{from}");
         let previous_image = format!("{repo}:{to}");
-        let obj = format!("{}/{target}", kind.to_lowercase());
         let set = |img: &str| self.kubectl().args(["set", "image"]).arg(&obj).arg(format!("{container}={img}"));
         let parts = Parts {
             dry_run: vec![set(&image).arg("--dry-run=server")],
             apply: vec![set(&image)],
             rollback: vec![set(&previous_image)],
-            verify: vec![self.rollout_status(&kind, &target)],
+            verify: vec![self.rollout_status(&obj)],
             expect: format!("every pod runs {image} and the series returns to its band"),
         };
         self.push(
@@ -611,15 +612,13 @@ impl Builder<'_> {
         if let Some(hosts) = self.config.ansible_hosts.clone() {
             return self.ansible_restart(service, &hosts);
         }
-        let kind = self.config.workload_kind.clone();
-        let target = k8s_name("service", service)?;
-        let obj = format!("{}/{target}", kind.to_lowercase());
+        let (kind, target, obj) = self.workload(service)?;
         let restart = self.kubectl().args(["rollout", "restart"]).arg(&obj);
         let parts = Parts {
             dry_run: vec![restart.clone().arg("--dry-run=server")],
             apply: vec![restart],
             rollback: vec![self.kubectl().args(["rollout", "undo"]).arg(&obj)],
-            verify: vec![self.rollout_status(&kind, &target)],
+            verify: vec![self.rollout_status(&obj)],
             expect: "fresh pods become ready and the series returns to its band".to_owned(),
         };
         self.push(service, format!("restart the pods of {obj}"), Action::Restart { kind, target }, Risk::Low, parts);
@@ -627,15 +626,13 @@ impl Builder<'_> {
     }
 
     fn scale(&mut self, service: &str, replicas: u32, previous: u32) -> Result<(), PlanError> {
-        let kind = self.config.workload_kind.clone();
-        let target = k8s_name("service", service)?;
-        let obj = format!("{}/{target}", kind.to_lowercase());
+        let (kind, target, obj) = self.workload(service)?;
         let scale = |n: u32| self.kubectl().arg("scale").arg(&obj).arg(format!("--replicas={n}"));
         let parts = Parts {
             dry_run: vec![scale(replicas).arg("--dry-run=server")],
             apply: vec![scale(replicas)],
             rollback: vec![scale(previous)],
-            verify: vec![self.rollout_status(&kind, &target)],
+            verify: vec![self.rollout_status(&obj)],
             expect: format!("{replicas} replicas ready and the series returns to its band"),
         };
         let risk = if replicas == 0 {

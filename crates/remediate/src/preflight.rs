@@ -398,25 +398,17 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
         })
         .collect();
     // One evaluator per template, reused for every constraint and input.
-    let mut evaluators: Vec<_> = set.templates.iter().map(|t| t.evaluator(&inventory)).collect();
+    let mut evaluators: Vec<_> = set.templates.iter().map(|t| (t, t.evaluator(&inventory))).collect();
     for constraint in &set.constraints {
-        let Some(ti) = set.templates.iter().position(|t| t.kind == constraint.kind) else { continue };
-        let (Some(template), Some(ev)) = (set.templates.get(ti), evaluators.get_mut(ti)) else { continue };
+        let Some((template, ev)) = evaluators.iter_mut().find(|(t, _)| t.kind == constraint.kind) else { continue };
+        let rule = format!("{}/{}", constraint.kind, constraint.name);
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                cite.add(
-                    Verdict::Block,
-                    format!("{}/{}", constraint.kind, constraint.name),
-                    "policies",
-                    "",
-                    None,
-                    e.to_string(),
-                );
+                cite.add(Verdict::Block, &rule, "policies", "", None, e.to_string());
                 continue;
             }
         };
-        let rule = format!("{}/{}", constraint.kind, constraint.name);
         let source = template.path.display().to_string();
         let mut matched = 0usize;
         let parameters = Prepared::new(&constraint.parameters);

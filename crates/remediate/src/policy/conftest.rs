@@ -179,11 +179,10 @@ impl Conftest {
             return Err(missing("no .rego policy found".to_owned()));
         }
         let rego = Rego::compile(modules, config.rego_version)?;
+        // Each package with the first file (in path order) declaring it.
         let declared: Vec<(String, PathBuf)> = {
-            let mut d: Vec<(String, PathBuf)> = modules
-                .iter()
-                .filter_map(|(p, src)| super::gatekeeper::package_of(src).map(|pkg| (format!("data.{pkg}"), p.clone())))
-                .collect();
+            let mut d: Vec<(String, PathBuf)> =
+                rego.modules().iter().map(|(p, pkg)| (pkg.clone(), p.clone())).collect();
             d.sort();
             d.dedup_by(|a, b| a.0 == b.0);
             d

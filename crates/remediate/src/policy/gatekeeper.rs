@@ -95,17 +95,14 @@ impl Template {
                 modules.push((path.join(format!("libs[{j}]")), src.to_owned()));
             }
         }
-        let rego_src = modules.first().map(|(_, s)| s.as_str()).unwrap_or_default();
-        let package =
-            package_of(rego_src).ok_or_else(|| field_err(path, &format!("{at}.rego"), "no `package` line"))?;
         let rego = Rego::compile(&modules, RegoVersion::V0)?;
-        Ok(Self {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            package: format!("data.{package}"),
-            path: path.clone(),
-            rego,
-        })
+        // The package of the main module, as regorus parsed it (`data.<name>`).
+        let package = rego
+            .modules()
+            .first()
+            .map(|(_, pkg)| pkg.clone())
+            .ok_or_else(|| field_err(path, &format!("{at}.rego"), "no module"))?;
+        Ok(Self { name: name.to_owned(), kind: kind.to_owned(), package, path: path.clone(), rego })
     }
 
     /// Reviews `review` (see [`Review`]) under `constraint`, with `inventory` as
@@ -137,11 +134,12 @@ impl Template {
         inventory: &Inventory,
     ) -> Result<Vec<Violation>, PolicyError> {
         let mut ev = self.evaluator(inventory)?;
-        self.violations_with(&mut ev, constraint, review)
+        let (review, parameters) = (Prepared::new(&review.to_value()), Prepared::new(&constraint.parameters));
+        self.violations_prepared(&mut ev, constraint, &review, &parameters)
     }
 
     /// An evaluator of the template's Rego with `inventory` as `data.inventory`, for
-    /// [`Template::violations_with`] over many objects and constraints.
+    /// [`Template::violations_prepared`] over many objects and constraints.
     ///
     /// # Errors
     /// [`PolicyError::Eval`] when the inventory cannot be added.
@@ -153,27 +151,9 @@ impl Template {
         Ok(ev)
     }
 
-    /// As [`Template::violations`], with an evaluator from [`Template::evaluator`].
-    ///
-    /// # Errors
-    /// [`PolicyError::Eval`] when the Rego fails.
-    pub fn violations_with(
-        &self,
-        ev: &mut Evaluator,
-        constraint: &Constraint,
-        review: &Review,
-    ) -> Result<Vec<Violation>, PolicyError> {
-        self.violations_prepared(
-            ev,
-            constraint,
-            &Prepared::new(&review.to_value()),
-            &Prepared::new(&constraint.parameters),
-        )
-    }
-
-    /// As [`Template::violations_with`], with the review document (from [`Review::to_value`])
-    /// and the constraint's parameters already prepared: a batch over many objects and
-    /// constraints converts each once.
+    /// As [`Template::violations`], with an evaluator from [`Template::evaluator`] and the
+    /// review document (from [`Review::to_value`]) and the constraint's parameters already
+    /// prepared: a batch over many objects and constraints converts each once.
     ///
     /// # Errors
     /// [`PolicyError::Eval`] when the Rego fails.
@@ -782,9 +762,4 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 fn field_err(path: &Path, field: &str, message: &str) -> PolicyError {
     PolicyError::Field { path: path.to_path_buf(), field: field.to_owned(), message: message.to_owned() }
-}
-
-/// The package named by a Rego module's `package` line (`k8srequiredlabels`).
-pub(crate) fn package_of(src: &str) -> Option<String> {
-    src.lines().map(str::trim).find_map(|l| l.strip_prefix("package ")).map(|p| p.trim().to_owned())
 }

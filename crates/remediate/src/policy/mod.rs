@@ -201,12 +201,13 @@ pub fn files_under(path: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, PolicyErr
 #[derive(Clone)]
 pub struct Rego {
     engine: regorus::Engine,
-    packages: Vec<String>,
+    /// Each module's path and package (`data.<name>`), in the engine's module order.
+    modules: Vec<(PathBuf, String)>,
 }
 
 impl fmt::Debug for Rego {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rego").field("packages", &self.packages).finish_non_exhaustive()
+        f.debug_struct("Rego").field("modules", &self.modules).finish_non_exhaustive()
     }
 }
 
@@ -216,23 +217,11 @@ impl Rego {
     /// # Errors
     /// [`PolicyError::Compile`] naming the first module that does not parse or compile.
     pub fn compile(modules: &[(PathBuf, String)], version: RegoVersion) -> Result<Self, PolicyError> {
-        Self::compile_with_data(modules, version, None)
-    }
-
-    /// As [`Rego::compile`], with a base data document (an object) under `data`.
-    ///
-    /// # Errors
-    /// [`PolicyError::Compile`] as for [`Rego::compile`], or when `data` is not an object.
-    pub fn compile_with_data(
-        modules: &[(PathBuf, String)],
-        version: RegoVersion,
-        data: Option<&Value>,
-    ) -> Result<Self, PolicyError> {
         let mut engine = regorus::Engine::new();
         engine.set_strict_builtin_errors(false);
         add_extensions(&mut engine)
             .map_err(|message| PolicyError::Compile { path: PathBuf::from("<extensions>"), message })?;
-        let mut packages = Vec::new();
+        let mut packages = Vec::with_capacity(modules.len());
         for (path, src) in modules {
             let src = compat::split_multi_body_rules(src);
             let src = compat::guard_sprintf(&src);
@@ -255,27 +244,21 @@ impl Rego {
                     }
                 }
             };
-            packages.push(added);
-        }
-        if let Some(data) = data {
-            engine
-                .add_data(regorus::Value::from(data.clone()))
-                .map_err(|e| PolicyError::Compile { path: PathBuf::from("<data>"), message: e.to_string() })?;
+            packages.push((path.clone(), added));
         }
         // Analyse and schedule the modules now, once, rather than in every clone.
         engine.eval_query("true".to_owned(), false).map_err(|e| PolicyError::Compile {
             path: modules.first().map(|(p, _)| p.clone()).unwrap_or_default(),
             message: e.to_string(),
         })?;
-        packages.sort();
-        packages.dedup();
-        Ok(Self { engine, packages })
+        Ok(Self { engine, modules: packages })
     }
 
-    /// The packages defined, as `data.<name>`, sorted.
+    /// Each module's path and the package it declares (`data.<name>`, as regorus parsed it), in
+    /// the order given to [`Rego::compile`].
     #[must_use]
-    pub fn packages(&self) -> &[String] {
-        &self.packages
+    pub fn modules(&self) -> &[(PathBuf, String)] {
+        &self.modules
     }
 
     /// Names of the rules of `package` (`data.x.y`), sorted.
@@ -283,8 +266,7 @@ impl Rego {
     pub fn rule_names(&self, package: &str) -> Vec<String> {
         let mut engine = self.engine.clone();
         let mut names = Vec::new();
-        for module in engine.get_modules() {
-            let pkg = module_package(module);
+        for (module, (_, pkg)) in engine.get_modules().iter().zip(&self.modules) {
             if pkg != package {
                 continue;
             }
@@ -416,10 +398,6 @@ fn add_extensions(engine: &mut regorus::Engine) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn module_package(module: &regorus::unstable::Module) -> String {
-    format!("data.{}", module.package.refr.span().text())
-}
-
 /// The root name of a rule (`deny_latest` for `deny_latest[msg] { ... }` or
 /// `deny_latest contains msg if { ... }`).
 fn rule_name(rule: &regorus::unstable::Rule) -> Option<String> {
@@ -503,11 +481,5 @@ impl PolicySet {
             });
         }
         Ok(set)
-    }
-
-    /// The template defining `constraint`'s kind.
-    #[must_use]
-    pub fn template_of(&self, constraint: &gatekeeper::Constraint) -> Option<&gatekeeper::Template> {
-        self.templates.iter().find(|t| t.kind == constraint.kind)
     }
 }
