@@ -34,30 +34,10 @@ pub fn split_multi_body_rules(src: &str) -> Cow<'_, str> {
     let mut inserts: Vec<(usize, (usize, usize))> = Vec::new();
     while let Some(&c) = bytes.get(i) {
         match c {
-            b'#' => {
-                while bytes.get(i).is_some_and(|&b| b != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' => {
-                i += 1;
-                while let Some(&b) = bytes.get(i) {
-                    i += if b == b'\\' { 2 } else { 1 };
-                    if b == b'"' || b == b'\n' {
-                        break;
-                    }
-                }
-                at_line_start = false;
-                continue;
-            }
-            b'`' => {
-                i += 1;
-                while bytes.get(i).is_some_and(|&b| b != b'`') {
-                    i += 1;
-                }
-                i += 1;
-                at_line_start = false;
+            b'#' | b'"' | b'`' => {
+                i = skip_literal(bytes, i);
+                // A string starts (or continues) a statement; a comment does not.
+                at_line_start &= c == b'#';
                 continue;
             }
             b'\n' => {
@@ -275,11 +255,7 @@ fn next_token(bytes: &[u8], mut i: usize) -> usize {
     loop {
         match bytes.get(i) {
             Some(b' ' | b'\t' | b'\r' | b'\n') => i += 1,
-            Some(b'#') => {
-                while bytes.get(i).is_some_and(|&b| b != b'\n') {
-                    i += 1;
-                }
-            }
+            Some(b'#') => i = skip_literal(bytes, i),
             _ => return i,
         }
     }
