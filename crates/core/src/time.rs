@@ -136,11 +136,7 @@ fn truncate(s: &str, n: usize) -> Cow<'_, str> {
     if s.len() <= n {
         Cow::Borrowed(s)
     } else {
-        let mut end = n;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        Cow::Owned(format!("{}…", s.get(..end).unwrap_or_default()))
+        Cow::Owned(format!("{}…", s.get(..s.floor_char_boundary(n)).unwrap_or_default()))
     }
 }
 

@@ -276,10 +276,7 @@ fn truncated(bytes: &[u8], max: usize) -> String {
     if text.len() <= max {
         return text.into_owned();
     }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
+    let cut = text.floor_char_boundary(max);
     format!("{}… [{} bytes cut]", text.get(..cut).unwrap_or_default(), text.len() - cut)
 }
 

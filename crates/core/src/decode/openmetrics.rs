@@ -66,11 +66,7 @@ pub fn parse_series_id(s: &str) -> std::result::Result<(String, Labels, &str), S
 }
 
 fn head(s: &str) -> &str {
-    let mut n = s.len().min(32);
-    while !s.is_char_boundary(n) {
-        n -= 1;
-    }
-    s.get(..n).unwrap_or_default()
+    s.get(..s.floor_char_boundary(32)).unwrap_or_default()
 }
 
 /// Decodes text exposition. Timestamps may be seconds (OpenMetrics) or milliseconds

@@ -583,11 +583,7 @@ fn mask_limited(config: &MinerConfig, message: &str, out: &mut String) -> bool {
     let mut cut = false;
     let msg = if message.len() > config.max_message_bytes {
         cut = true;
-        let mut end = config.max_message_bytes;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.get(..end).unwrap_or_default()
+        message.get(..message.floor_char_boundary(config.max_message_bytes)).unwrap_or_default()
     } else {
         message
     };
