@@ -352,7 +352,10 @@ fn policy_gate(plan: &Plan, inputs: &PreflightInputs, config: &PreflightConfig, 
     );
     cite.add(Verdict::Pass, "policies", "plan", "policies", None, summary);
     let origins: Vec<String> = docs.iter().map(Document::origin).collect();
-    let hashes: Vec<ContentHash> = docs.iter().map(|d| hash_json(&d.value)).collect();
+    // The plan is cited by its own content hash (the one approvals sign), each manifest by the
+    // hash of its document.
+    let hashes: Vec<ContentHash> =
+        std::iter::once(cite.plan_hash).chain(docs.iter().skip(1).map(|d| hash_json(&d.value))).collect();
     let by_origin: std::collections::HashMap<&str, ContentHash> =
         origins.iter().map(String::as_str).zip(hashes.iter().copied()).collect();
     let hash_of = |origin: &str| by_origin.get(origin).copied();

@@ -92,6 +92,8 @@ fn policies_block_with_the_rule_and_input_cited() {
     assert_eq!(zero.input, "plan");
     assert!(zero.message.contains("scales billing to zero"), "{}", zero.message);
     assert!(zero.evidence.source.ends_with("remediation.rego"));
+    // The plan is cited by the hash approvals sign.
+    assert_eq!(zero.evidence.sha256, p.hash().unwrap());
     // The plan's partial objects are not shown to whole-object constraints: this one matched
     // nothing, and says so.
     let gk = policy.reasons.iter().find(|r| r.rule == "K8sMinReplicas/at-least-two").unwrap();
