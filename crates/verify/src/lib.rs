@@ -26,6 +26,7 @@ pub mod report;
 mod report_pdf;
 pub mod samples;
 pub mod slo;
+mod sort;
 pub mod stats;
 
 pub use canary::{

@@ -10,7 +10,11 @@
 //!   interval are the roots of the standardised statistic of `x - d` against `y`, found with
 //!   Brent's method at R's tolerance of 1e-4 (`uniroot`), so they agree with R to that tolerance.
 //!
-//! `W(d)` is evaluated by one merge of the two sorted samples, O(n_x + n_y) per evaluation.
+//! `W(d)` is evaluated by one merge of the two sorted samples, O(n_x + n_y) per evaluation. The
+//! local search evaluates up to four shifts in one pass over the samples (four walks through
+//! the control side by side) and finds the three roots together, so a test usually costs three
+//! passes: the test itself with the predicted interval, then a pair of shifts either side of
+//! each predicted root.
 
 /// `sqrt(2)`.
 const SQRT_2: f64 = std::f64::consts::SQRT_2;
@@ -134,38 +138,6 @@ fn zeroin(ax: f64, bx: f64, fa: f64, fb: f64, f: impl Fn(f64) -> f64, tol: f64, 
         }
     }
     b
-}
-
-/// The root of a decreasing function on `[lo, hi]`, as R's search finds it: `lo` when
-/// `f(lo) <= 0`, `hi` when `f(hi) >= 0`, else the sign change. A bracket is grown from `guess`
-/// by steps that quadruple (the ends are evaluated only when the bracket reaches them), then
-/// closed with [`zeroin`] at R's tolerance.
-fn root_near(f: impl Fn(f64) -> f64, guess: f64, step: f64, lo: f64, hi: f64) -> f64 {
-    let g = guess.clamp(lo, hi);
-    let fg = f(g);
-    if fg == 0.0 {
-        return g;
-    }
-    // f decreases: positive means the root lies to the right
-    let (end, dir) = if fg > 0.0 { (hi, 1.0) } else { (lo, -1.0) };
-    let (mut a, mut fa) = (g, fg);
-    let mut h = step.max(1e-4);
-    loop {
-        let b = if (g + dir * h - end) * dir >= 0.0 { end } else { g + dir * h };
-        let fb = f(b);
-        if fb == 0.0 {
-            return b;
-        }
-        if (fb > 0.0) != (fa > 0.0) {
-            return if dir > 0.0 { zeroin(a, b, fa, fb, &f, 1e-4, 1000) } else { zeroin(b, a, fb, fa, &f, 1e-4, 1000) };
-        }
-        if b == end {
-            // no sign change up to the end: the root is the end, as R returns it
-            return end;
-        }
-        (a, fa) = (b, fb);
-        h *= 4.0;
-    }
 }
 
 /// The result of a two-sample Mann-Whitney (Wilcoxon rank-sum) test of an experiment `x`
@@ -342,6 +314,372 @@ fn w_and_ties(xs: &[f64], ys: &[f64], d: f64, x_ties: f64, y_ties: f64) -> (f64,
     (w, x_ties + y_ties + cross)
 }
 
+/// The control values one block of the multi-shift count compares at a time.
+const BLOCK: usize = 4;
+
+/// Advances `j` past the control values below `v` (`j` must already be past every value below
+/// the previous, smaller `v`), four at a time; returns whether the next control value equals
+/// `v`. The four comparisons do not depend on one another, so a step costs one load and one
+/// sum instead of a chain of dependent compares.
+#[inline(always)]
+fn advance(ys: &[f64], j: &mut usize, v: f64) -> bool {
+    loop {
+        if let Some(block) = ys.get(*j..*j + BLOCK).and_then(|b| <&[f64; BLOCK]>::try_from(b).ok()) {
+            let below: usize = block.iter().map(|&y| usize::from(y < v)).sum();
+            *j += below;
+            if below < BLOCK {
+                return block.get(below).is_some_and(|&y| y == v);
+            }
+        } else {
+            let rest = ys.get(*j..).unwrap_or_default();
+            let below = rest.iter().take_while(|&&y| y < v).count();
+            *j += below;
+            return rest.get(below).is_some_and(|&y| y == v);
+        }
+    }
+}
+
+/// [`below_count`] for `K` shifts in one pass over the experiment: `K` independent walks through
+/// the control, interleaved, so the processor overlaps them (four shifts cost little more than
+/// one). The flag says whether some shifted experiment value equals a control value at any of
+/// the shifts (one flag for all: a flag per walk costs registers the walks need).
+fn below_counts<const K: usize>(xs: &[f64], ys: &[f64], ds: [f64; K]) -> ([u64; K], bool) {
+    let mut at = [0usize; K];
+    let mut below = [0u64; K];
+    let mut equal = false;
+    for &x in xs {
+        for ((j, below), &d) in at.iter_mut().zip(below.iter_mut()).zip(&ds) {
+            equal |= advance(ys, j, x - d);
+            *below += *j as u64;
+        }
+    }
+    (below, equal)
+}
+
+/// Shifts evaluated together in one pass of [`below_counts`] (more walks than this spill out of
+/// the registers and lose the overlap).
+const SHIFTS_PER_PASS: usize = 4;
+
+/// [`w_and_ties`] at each of `ds`, in passes of up to [`SHIFTS_PER_PASS`] shifts; when a shifted
+/// experiment value equals a control value in a pass, its shifts are recomputed one at a time
+/// with the tie terms.
+fn w_and_ties_many(xs: &[f64], ys: &[f64], ds: &[f64], x_ties: f64, y_ties: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(ds.len());
+    for chunk in ds.chunks(SHIFTS_PER_PASS) {
+        let (counts, equal) = match *chunk {
+            [a, b] => {
+                let (v, e) = below_counts(xs, ys, [a, b]);
+                (v.to_vec(), e)
+            }
+            [a, b, c] => {
+                let (v, e) = below_counts(xs, ys, [a, b, c]);
+                (v.to_vec(), e)
+            }
+            [a, b, c, d] => {
+                let (v, e) = below_counts(xs, ys, [a, b, c, d]);
+                (v.to_vec(), e)
+            }
+            _ => (Vec::new(), true),
+        };
+        if equal {
+            out.extend(chunk.iter().map(|&d| w_and_ties(xs, ys, d, x_ties, y_ties)));
+        } else {
+            out.extend(counts.into_iter().map(|below| (below as f64, x_ties + y_ties)));
+        }
+    }
+    out
+}
+
+/// An evaluated point of the search: a shift and the standardised statistic there.
+type Point = (f64, f64);
+
+/// R's tolerance for the roots (`uniroot`'s `tol = 1e-4`).
+const ROOT_TOL: f64 = 1e-4;
+
+/// Half the gap between the two probes either side of a predicted root: the pair brackets the
+/// root to R's tolerance when the prediction is that good.
+const HALF: f64 = 0.45 * ROOT_TOL;
+
+/// Passes of the joint search before the roots still open are closed one evaluation at a time
+/// (bisection halves every open bracket each pass: enough for any range of doubles).
+const MAX_PASSES: usize = 64;
+
+/// A bracket holding at most this many pairwise differences is finished exactly, by listing
+/// them, instead of by more passes.
+const BAND_PAIRS: f64 = 4096.0;
+
+/// The two sorted samples and what the statistic of `x - d` against `y` needs besides.
+#[derive(Debug, Clone, Copy)]
+struct Shifts<'a> {
+    xs: &'a [f64],
+    ys: &'a [f64],
+    /// `sum(t^3 - t)` of each sample's own ties.
+    ties: (f64, f64),
+}
+
+impl Shifts<'_> {
+    /// The null standard deviation of `W` with the pooled tie term `ties`.
+    fn sigma(&self, ties: f64) -> f64 {
+        let (nx, ny) = (self.xs.len() as f64, self.ys.len() as f64);
+        let n = nx + ny;
+        ((nx * ny / 12.0) * ((n + 1.0) - ties / (n * (n - 1.0)))).max(0.0).sqrt()
+    }
+
+    /// The standardised statistic, continuity-corrected toward zero (zero where it has no
+    /// variance, as R's search sees it).
+    fn z(&self, (w, ties): (f64, f64)) -> f64 {
+        let dz = w - self.xs.len() as f64 * self.ys.len() as f64 / 2.0;
+        let sigma = self.sigma(ties);
+        let num = dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0));
+        if sigma == 0.0 { 0.0 } else { num / sigma }
+    }
+
+    /// `W` and the pooled tie term at each shift.
+    fn w_many(&self, ds: &[f64]) -> Vec<(f64, f64)> {
+        w_and_ties_many(self.xs, self.ys, ds, self.ties.0, self.ties.1)
+    }
+
+    /// The standardised statistic at each shift.
+    fn z_many(&self, ds: &[f64]) -> Vec<f64> {
+        self.w_many(ds).into_iter().map(|w| self.z(w)).collect()
+    }
+
+    /// The pairs whose difference lies in the bracket `[a, b]`: the number of pairs above it
+    /// (control value below `x - b`), and the sorted differences `x - y` of those in it.
+    fn band(&self, a: f64, b: f64) -> (u64, Vec<f64>) {
+        let (mut lo, mut hi, mut above) = (0usize, 0usize, 0u64);
+        let mut diffs = Vec::new();
+        for &x in self.xs {
+            let (from, to) = (x - b, x - a);
+            lo += self.ys.get(lo..).unwrap_or_default().iter().take_while(|&&y| y < from).count();
+            hi = hi.max(lo);
+            hi += self.ys.get(hi..).unwrap_or_default().iter().take_while(|&&y| y <= to).count();
+            above += lo as u64;
+            diffs.extend(self.ys.get(lo..hi).unwrap_or_default().iter().map(|&y| x - y));
+        }
+        diffs.sort_unstable_by(f64::total_cmp);
+        (above, diffs)
+    }
+
+    /// The exact crossing of `zq` in a bracket `(a, b)` with `z(a) > zq > z(b)`, from the
+    /// differences in it: between two neighbouring differences `W` is constant (no cross ties),
+    /// so the statistic changes sign at a difference (returned) or equals the target on a whole
+    /// gap (its middle is returned), as Brent's method converges to.
+    fn band_root(&self, a: f64, b: f64, zq: f64) -> f64 {
+        let (above, diffs) = self.band(a, b);
+        let ties = self.ties.0 + self.ties.1;
+        let mut left = a;
+        let mut rest = diffs.as_slice();
+        loop {
+            // the gap after `left`: the pairs above it are those above the bracket and the
+            // band's differences greater than `left`
+            let next = rest.iter().copied().find(|&v| v > left && v < b).unwrap_or(b);
+            let greater = rest.len() - rest.partition_point(|&v| v <= left);
+            let f = self.z(((above + greater as u64) as f64, ties)) - zq;
+            if f == 0.0 {
+                return left + 0.5 * (next - left);
+            }
+            if f < 0.0 {
+                return left;
+            }
+            if next >= b {
+                return b;
+            }
+            left = next;
+            rest = rest.get(rest.partition_point(|&v| v < left)..).unwrap_or_default();
+        }
+    }
+}
+
+/// The roots of `z(d) = zq` for each of `targets`, where `z` is the standardised statistic of
+/// `x - d` against `y` (non-increasing in `d`), found together. Every pass evaluates, in one
+/// [`w_and_ties_many`], two shifts just either side of each open root's predicted position
+/// (interpolated from the closest evaluated points), or the middle of its bracket when that
+/// did not halve it, or outward steps while a root is not yet bracketed; every evaluated point
+/// narrows every root. A root is closed when its bracket is at most [`ROOT_TOL`] wide (as R's
+/// `uniroot` stops), at an exact zero, at an end of `[lo, hi]` beyond which the sign does not
+/// change (as R returns the end), or exactly, by listing the differences, when its bracket
+/// holds few pairs. `seed` holds points already evaluated.
+fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step: f64, lo: f64, hi: f64) -> Vec<f64> {
+    let mut points = seed;
+    let mut found: Vec<Option<f64>> = vec![None; targets.len()];
+    // per root: the last prediction and the bracket's width then
+    let mut tries: Vec<Option<(f64, f64)>> = vec![None; targets.len()];
+    // per root: the predictions made so far
+    let mut misses = vec![0i32; targets.len()];
+    // pairs per unit of the standardised statistic, to size a bracket in pairs
+    let per_z = shifts.sigma(shifts.ties.0 + shifts.ties.1);
+    for _ in 0..MAX_PASSES {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut probes = Vec::new();
+        for (r, &zq) in targets.iter().enumerate() {
+            if found.get(r).copied().flatten().is_some() {
+                continue;
+            }
+            let (zero, left, right) = bracket(&points, zq);
+            let close = match (zero, left, right) {
+                (Some(d), ..) => Some(d),
+                (None, Some(a), Some(b)) if b.0 - a.0 <= ROOT_TOL => Some(crossing(a, b, zq)),
+                (None, Some(a), Some(b)) if (a.1 - b.1) * per_z <= BAND_PAIRS => Some(shifts.band_root(a.0, b.0, zq)),
+                (None, Some(a), Some(b)) => {
+                    let w = b.0 - a.0;
+                    let previous = tries.get(r).copied().flatten();
+                    let attempts = misses.get(r).copied().unwrap_or(0);
+                    if attempts >= 3 && previous.is_some_and(|(_, before)| w > 0.5 * before) {
+                        // interpolation is not closing in (a staircase-shaped statistic): bisect
+                        probes.push(a.0 + 0.5 * w);
+                        None
+                    } else {
+                        // either side of the prediction, as far as it moved since the last one
+                        // (the error of the last), or just under the tolerance
+                        let p = refine(&points, zq, crossing(a, b, zq), (a.0, b.0));
+                        let g = gap_after(previous, p);
+                        probes.extend([p - g, p + g].into_iter().filter(|&d| d > a.0 && d < b.0));
+                        remember(&mut tries, r, Some((p, w)));
+                        if let Some(m) = misses.get_mut(r) {
+                            *m += 1;
+                        }
+                        None
+                    }
+                }
+                // the statistic is on one side of the target everywhere evaluated: the root lies
+                // beyond, toward `hi` (above) or `lo` (below)
+                (None, Some(from), None) | (None, None, Some(from)) => {
+                    let end = if from.1 > zq { hi } else { lo };
+                    let previous = tries.get(r).copied().flatten();
+                    let missed = misses.get(r).copied().unwrap_or(0);
+                    let outcome =
+                        outward(&points, from, end, zq, (step, missed), |p| gap_after(previous, p), &mut probes);
+                    match outcome {
+                        Ok(root) => Some(root),
+                        Err(p) => {
+                            remember(&mut tries, r, Some((p, f64::INFINITY)));
+                            if let Some(m) = misses.get_mut(r) {
+                                *m += 1;
+                            }
+                            None
+                        }
+                    }
+                }
+                (None, None, None) => Some(lo),
+            };
+            if let (Some(d), Some(slot)) = (close, found.get_mut(r)) {
+                *slot = Some(d);
+            }
+        }
+        if probes.is_empty() {
+            break;
+        }
+        probes.sort_by(f64::total_cmp);
+        probes.dedup();
+        let zs = shifts.z_many(&probes);
+        points.extend(probes.into_iter().zip(zs));
+    }
+    // roots still open after the passes: Brent's method in the bracket reached, one evaluation
+    // at a time
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    targets
+        .iter()
+        .zip(found)
+        .map(|(&zq, f)| {
+            f.unwrap_or_else(|| match bracket(&points, zq) {
+                (Some(d), ..) => d,
+                (None, Some(a), Some(b)) => {
+                    let f = |d: f64| shifts.z_many(&[d]).first().copied().unwrap_or(0.0) - zq;
+                    zeroin(a.0, b.0, a.1 - zq, b.1 - zq, f, ROOT_TOL, 1000)
+                }
+                (None, Some(_), None) => hi,
+                (None, None, _) => lo,
+            })
+        })
+        .collect()
+}
+
+/// The half-gap of the probe pair around a new prediction `p`: twice the distance the
+/// prediction moved since the last (its error), and at least [`HALF`].
+fn gap_after(previous: Option<(f64, f64)>, p: f64) -> f64 {
+    previous.map_or(HALF, |(last, _)| (2.0 * (p - last).abs()).max(HALF))
+}
+
+/// Notes a root's last prediction and bracket width.
+fn remember(tries: &mut [Option<(f64, f64)>], r: usize, value: Option<(f64, f64)>) {
+    if let Some(slot) = tries.get_mut(r) {
+        *slot = value;
+    }
+}
+
+/// The closest evaluated points either side of the crossing of `zq`: the last point before the
+/// first one below the target that is above it, that first one, and a point exactly at the
+/// target if there is one between them. `points` is sorted by shift.
+fn bracket(points: &[Point], zq: f64) -> (Option<f64>, Option<Point>, Option<Point>) {
+    let first_below = points.iter().position(|p| p.1 < zq);
+    let before = first_below.map_or(points, |i| points.get(..i).unwrap_or_default());
+    let zero = before.iter().rev().take_while(|p| p.1 <= zq).find(|p| p.1 == zq).map(|p| p.0);
+    let above = before.iter().rev().find(|p| p.1 > zq).copied();
+    (zero, above, first_below.and_then(|i| points.get(i)).copied())
+}
+
+/// Where the line through `a` and `b` crosses `zq`.
+fn crossing(a: (f64, f64), b: (f64, f64), zq: f64) -> f64 {
+    let t = (a.1 - zq) / (a.1 - b.1);
+    if t.is_finite() { a.0 + t.clamp(0.0, 1.0) * (b.0 - a.0) } else { a.0 + 0.5 * (b.0 - a.0) }
+}
+
+/// A better guess than the line's `guess` at where `z` reaches `zq`: inverse quadratic
+/// interpolation through the three evaluated points closest to the guess (the statistic curves
+/// over the interval, and the line's error there is about the probes' spacing); the guess
+/// itself when the curve's answer falls outside `within` or the points do not define one.
+fn refine(points: &[(f64, f64)], zq: f64, guess: f64, within: (f64, f64)) -> f64 {
+    let at = points.partition_point(|p| p.0 < guess);
+    let from = at.saturating_sub(2).min(points.len().saturating_sub(3));
+    let Some(&[(d0, z0), (d1, z1), (d2, z2)]) = points.get(from..from + 3) else {
+        return guess;
+    };
+    let q = d0 * (zq - z1) * (zq - z2) / ((z0 - z1) * (z0 - z2))
+        + d1 * (zq - z0) * (zq - z2) / ((z1 - z0) * (z1 - z2))
+        + d2 * (zq - z0) * (zq - z1) / ((z2 - z0) * (z2 - z1));
+    if q.is_finite() && q > within.0 && q < within.1 { q } else { guess }
+}
+
+/// Probes for a root not yet bracketed, beyond `from` (the evaluated point nearest it) toward
+/// `end`: either side of where the curve through the nearest points reaches `zq` (the slope
+/// taken over at least a few probe gaps, as the statistic is a staircase at small scales), `gap`
+/// apart; a step of `step`, doubled for each earlier miss, when the points give no crossing on
+/// that side. The root is `end` when the end itself has been evaluated on the same side.
+/// Returns the root, or the prediction made.
+fn outward(
+    points: &[(f64, f64)],
+    from: (f64, f64),
+    end: f64,
+    zq: f64,
+    (step, misses): (f64, i32),
+    gap: impl Fn(f64) -> f64,
+    probes: &mut Vec<f64>,
+) -> Result<f64, f64> {
+    if points.iter().any(|p| p.0 == end) {
+        return Ok(end);
+    }
+    let dir = (end - from.0).signum();
+    let far_enough = |p: &&(f64, f64)| (p.0 - from.0) * dir <= -16.0 * HALF;
+    let neighbour = if dir > 0.0 { points.iter().rev().find(far_enough) } else { points.iter().find(far_enough) };
+    let slope = neighbour.map_or(0.0, |n| (from.1 - n.1) / (from.0 - n.0));
+    let by_line = (zq - from.1) / slope;
+    let p = if by_line.is_finite() && by_line * dir > 0.0 {
+        // the curve through three points, when it lands no further than twice the line
+        let limit = from.0 + 2.0 * by_line;
+        refine(points, zq, from.0 + by_line, (from.0.min(limit), from.0.max(limit)))
+    } else {
+        from.0 + dir * step * 2f64.powi(misses)
+    };
+    let g = gap(p);
+    if (p + g - end) * dir >= 0.0 {
+        probes.push(end);
+    } else {
+        probes.extend([p - g, p + g].into_iter().filter(|&d| (d - from.0) * dir > 0.0));
+    }
+    Err(p)
+}
+
 /// How the shift estimate and the interval ends are searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -365,8 +703,9 @@ pub enum RootSearch {
 pub fn mann_whitney(x: &[f64], y: &[f64], confidence: f64) -> Result<MannWhitney, TestError> {
     let mut xs = x.to_vec();
     let mut ys = y.to_vec();
-    radsort::sort(&mut xs);
-    radsort::sort(&mut ys);
+    let mut buffers = crate::sort::SortBuffers::default();
+    crate::sort::sort_floats(&mut xs, &mut buffers);
+    crate::sort::sort_floats(&mut ys, &mut buffers);
     mann_whitney_sorted(&xs, &ys, confidence)
 }
 
@@ -396,59 +735,64 @@ pub fn mann_whitney_sorted_with(
     if xs.is_empty() || ys.is_empty() {
         return Err(TestError::EmptySample);
     }
-    let (x_ties, y_ties) = (self_ties(xs), self_ties(ys));
+    let shifts = Shifts { xs, ys, ties: (self_ties(xs), self_ties(ys)) };
     let (nx, ny) = (xs.len() as f64, ys.len() as f64);
-    let n = nx + ny;
-    let sigma_of = |ties: f64| ((nx * ny / 12.0) * ((n + 1.0) - ties / (n * (n - 1.0)))).max(0.0).sqrt();
-    // the standardised statistic of x - d against y, continuity-corrected toward zero
-    let z_of = |d: f64| {
-        let (w, ties) = w_and_ties(xs, ys, d, x_ties, y_ties);
-        let dz = w - nx * ny / 2.0;
-        let sigma = sigma_of(ties);
-        (dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0)), sigma)
-    };
-    let (w, ties) = w_and_ties(xs, ys, 0.0, x_ties, y_ties);
-    let sigma = sigma_of(ties);
-    if sigma == 0.0 || !sigma.is_finite() {
-        return Err(TestError::AllTied);
-    }
-    let dz = w - nx * ny / 2.0;
-    let z = (dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0))) / sigma;
-    let p_value = (2.0 * normal_cdf(-z.abs())).min(1.0);
     let first = |v: &[f64]| v.first().copied().unwrap_or(0.0);
     let last = |v: &[f64]| v.last().copied().unwrap_or(0.0);
     let (mumin, mumax) = (first(xs) - last(ys), last(xs) - first(ys));
-    let against = |(num, s): (f64, f64), zq: f64| if s == 0.0 { -zq } else { num / s - zq };
-    let wdiff = |d: f64, zq: f64| against(z_of(d), zq);
-    // the statistic at the two ends of the range, which every root of the full-range search
-    // checks first: computed once, when first needed
-    let (at_min, at_max) = (std::cell::OnceCell::new(), std::cell::OnceCell::new());
     // a scale for the local search: the normal-theory standard error of the difference, with
     // robust spreads (interquartile range / 1.349)
     let spread =
         |v: &[f64]| (faultlens_core::quantile_sorted(v, 0.75) - faultlens_core::quantile_sorted(v, 0.25)) / 1.349;
     let se = ((spread(xs).powi(2) / nx) + (spread(ys).powi(2) / ny)).sqrt();
     let se = if se > 0.0 && se.is_finite() { se } else { (mumax - mumin) / 4.0 };
-    let alpha = 1.0 - confidence;
+    let zq = normal_quantile(1.0 - (1.0 - confidence) / 2.0);
     let center = faultlens_core::quantile_sorted(xs, 0.5) - faultlens_core::quantile_sorted(ys, 0.5);
-    let root = |zq: f64, guess: f64| {
-        if search == RootSearch::Local {
-            return root_near(|d| wdiff(d, zq), guess, 0.5 * se, mumin, mumax);
+    // the statistic at no shift (the test itself), and for the local search at the predicted
+    // interval ends, in one pass
+    let seed: Vec<f64> = match search {
+        RootSearch::Local => {
+            let at = |d: f64| d.clamp(mumin, mumax);
+            vec![0.0, at(center - 1.5 * zq * se), at(center), at(center + 1.5 * zq * se)]
         }
-        let f_lower = against(*at_min.get_or_init(|| z_of(mumin)), zq);
-        if f_lower <= 0.0 {
-            return mumin;
-        }
-        let f_upper = against(*at_max.get_or_init(|| z_of(mumax)), zq);
-        if f_upper >= 0.0 {
-            return mumax;
-        }
-        zeroin(mumin, mumax, f_lower, f_upper, |d| wdiff(d, zq), 1e-4, 1000)
+        RootSearch::FullRange => vec![0.0],
     };
-    let estimate = root(0.0, center);
-    let zq = normal_quantile(1.0 - alpha / 2.0);
-    let lower = root(zq, estimate - zq * se);
-    let upper = root(-zq, estimate + zq * se);
+    let at_seed = shifts.w_many(&seed);
+    let (w, ties) = at_seed.first().copied().unwrap_or((0.0, 0.0));
+    let sigma = shifts.sigma(ties);
+    if sigma == 0.0 || !sigma.is_finite() {
+        return Err(TestError::AllTied);
+    }
+    let z = shifts.z((w, ties));
+    let p_value = (2.0 * normal_cdf(-z.abs())).min(1.0);
+    let targets = [0.0, zq, -zq];
+    let roots = match search {
+        RootSearch::Local => {
+            let seed = seed.into_iter().zip(at_seed.into_iter().map(|w| shifts.z(w))).collect();
+            joint_roots(&shifts, seed, &targets, zq * se, mumin, mumax)
+        }
+        RootSearch::FullRange => {
+            // R's way: each root from the whole range, the ends evaluated once
+            let z_at = |d: f64| shifts.z(w_and_ties(xs, ys, d, shifts.ties.0, shifts.ties.1));
+            let (at_min, at_max) = (z_at(mumin), z_at(mumax));
+            targets
+                .iter()
+                .map(|&zq| {
+                    if at_min - zq <= 0.0 {
+                        mumin
+                    } else if at_max - zq >= 0.0 {
+                        mumax
+                    } else {
+                        zeroin(mumin, mumax, at_min - zq, at_max - zq, |d| z_at(d) - zq, ROOT_TOL, 1000)
+                    }
+                })
+                .collect()
+        }
+    };
+    let (estimate, lower, upper) = match *roots.as_slice() {
+        [e, l, u] => (e, l, u),
+        _ => (f64::NAN, f64::NAN, f64::NAN),
+    };
     Ok(MannWhitney { n_x: xs.len(), n_y: ys.len(), w, p_value, estimate, lower, upper, confidence })
 }
 
@@ -533,7 +877,7 @@ mod tests {
             nx in 20usize..300,
             ny in 20usize..300,
             shift in -1.0f64..1.0,
-            scale in proptest::sample::select(vec![0.01, 1.0, 1000.0]),
+            scale in proptest::sample::select(vec![1e-6, 0.01, 1.0, 1000.0, 1e9]),
             integers in proptest::bool::ANY,
         ) {
             use rand::SeedableRng;
@@ -598,6 +942,36 @@ mod tests {
             let brute_equal = xf.iter().any(|a| yf.iter().any(|&b| b == a - d));
             proptest::prop_assert_eq!(below, brute);
             proptest::prop_assert_eq!(equal, brute_equal);
+        }
+    }
+
+    proptest::proptest! {
+        /// The multi-shift walks count what one merge per shift counts, and flag an equality
+        /// whenever one of the shifts has one.
+        #[test]
+        fn below_counts_match_single_merges(
+            mut x in proptest::collection::vec(-50i32..50, 0..200),
+            mut y in proptest::collection::vec(-50i32..50, 0..200),
+            scale in proptest::sample::select(vec![1.0, 0.37, 1e-3]),
+            ds in proptest::array::uniform4(-60i32..60),
+            halves in proptest::array::uniform4(proptest::bool::ANY),
+        ) {
+            x.sort_unstable();
+            y.sort_unstable();
+            let xf: Vec<f64> = x.iter().map(|&v| f64::from(v) * scale).collect();
+            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v) * scale).collect();
+            // half-step shifts fall between the values: no equalities there
+            let ds = std::array::from_fn::<f64, 4, _>(|k| {
+                let d = f64::from(ds.get(k).copied().unwrap_or(0));
+                (if halves.get(k) == Some(&true) { d + 0.5 } else { d }) * scale
+            });
+            let (below, equal) = below_counts(&xf, &yf, ds);
+            let single: Vec<(u64, bool)> = ds.iter().map(|&d| below_count(&xf, &yf, d)).collect();
+            proptest::prop_assert_eq!(below.to_vec(), single.iter().map(|s| s.0).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(equal, single.iter().any(|s| s.1));
+            let many = w_and_ties_many(&xf, &yf, &ds, self_ties(&xf), self_ties(&yf));
+            let one: Vec<(f64, f64)> = ds.iter().map(|&d| w_and_ties(&xf, &yf, d, self_ties(&xf), self_ties(&yf))).collect();
+            proptest::prop_assert_eq!(many, one);
         }
     }
 
