@@ -408,6 +408,10 @@ const MAX_PASSES: usize = 64;
 /// them, instead of by more passes.
 const BAND_PAIRS: f64 = 4096.0;
 
+/// Samples with at most this many pairs always finish a root by listing the differences in its
+/// bracket (a pass over such samples costs little).
+const SMALL_PAIRS: usize = 1 << 20;
+
 /// The two sorted samples and what the statistic of `x - d` against `y` needs besides.
 #[derive(Debug, Clone, Copy)]
 struct Shifts<'a> {
@@ -450,10 +454,10 @@ impl Shifts<'_> {
         let (mut lo, mut hi, mut above) = (0usize, 0usize, 0u64);
         let mut diffs = Vec::new();
         for &x in self.xs {
-            let (from, to) = (x - b, x - a);
-            lo += self.ys.get(lo..).unwrap_or_default().iter().take_while(|&&y| y < from).count();
+            // control values below x - b, and at most x - a (below the next double up)
+            advance(self.ys, &mut lo, x - b);
             hi = hi.max(lo);
-            hi += self.ys.get(hi..).unwrap_or_default().iter().take_while(|&&y| y <= to).count();
+            advance(self.ys, &mut hi, (x - a).next_up());
             above += lo as u64;
             diffs.extend(self.ys.get(lo..hi).unwrap_or_default().iter().map(|&y| x - y));
         }
@@ -463,12 +467,16 @@ impl Shifts<'_> {
 
     /// The exact crossing of `zq` in a bracket `(a, b)` with `z(a) > zq > z(b)`, from the
     /// differences in it: between two neighbouring differences `W` is constant (no cross ties),
-    /// so the statistic changes sign at a difference (returned) or equals the target on a whole
-    /// gap (its middle is returned), as Brent's method converges to.
+    /// so the statistic changes sign at a difference or equals the target on a whole gap (its
+    /// middle is returned), as Brent's method converges to.
+    ///
+    /// Where the sign changes at a point, the statistic there (with its ties) says whether the
+    /// interval holds it ([`nudge`]), so `lower > 0` says exactly whether the test at no shift
+    /// rejects when the end falls on a tied difference of zero.
     fn band_root(&self, a: f64, b: f64, zq: f64) -> f64 {
         let (above, diffs) = self.band(a, b);
         let ties = self.ties.0 + self.ties.1;
-        let mut left = a;
+        let (mut before, mut left) = (a, a);
         let mut rest = diffs.as_slice();
         loop {
             // the gap after `left`: the pairs above it are those above the bracket and the
@@ -480,14 +488,32 @@ impl Shifts<'_> {
                 return left + 0.5 * (next - left);
             }
             if f < 0.0 {
-                return left;
+                // the sign changes at `left` (`a`, or a difference): on which side is it itself?
+                let at = if left == a { 1.0 } else { self.z_many(&[left]).first().copied().unwrap_or(zq) - zq };
+                return nudge(left, at, zq, (before, next));
             }
             if next >= b {
-                return b;
+                // the sign changes at `b`, where the statistic is below the target
+                return nudge(b, -1.0, zq, (left, b));
             }
-            left = next;
+            (before, left) = (left, next);
             rest = rest.get(rest.partition_point(|&v| v < left)..).unwrap_or_default();
         }
+    }
+}
+
+/// An interval end at a point `d` where the statistic crosses `zq`, given the sign `at` of
+/// `z(d) - zq` and the neighbouring differences: `d` itself when the interval holds it, else
+/// nudged off it toward the interval by at most half the tolerance and half the way to the
+/// neighbour (a lower end, `zq > 0`, when the test rejects at `d`: the interval starts after
+/// it; an upper end, `zq < 0`, likewise: it ends before it). The estimate (`zq = 0`) is `d`.
+fn nudge(d: f64, at: f64, zq: f64, (before, next): (f64, f64)) -> f64 {
+    if zq > 0.0 && at > 0.0 {
+        d + HALF.min(0.5 * (next - d))
+    } else if zq < 0.0 && at < 0.0 {
+        d - HALF.min(0.5 * (d - before))
+    } else {
+        d
     }
 }
 
@@ -509,6 +535,7 @@ fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step
     let mut misses = vec![0i32; targets.len()];
     // pairs per unit of the standardised statistic, to size a bracket in pairs
     let per_z = shifts.sigma(shifts.ties.0 + shifts.ties.1);
+    let small = shifts.xs.len() * shifts.ys.len() <= SMALL_PAIRS;
     for _ in 0..MAX_PASSES {
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut probes = Vec::new();
@@ -519,8 +546,11 @@ fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step
             let (zero, left, right) = bracket(&points, zq);
             let close = match (zero, left, right) {
                 (Some(d), ..) => Some(d),
-                (None, Some(a), Some(b)) if b.0 - a.0 <= ROOT_TOL => Some(crossing(a, b, zq)),
+                // a bracket within the tolerance closes at once on large samples; small ones
+                // (cheap to list) are finished exactly, which decides a tied difference's side
+                (None, Some(a), Some(b)) if b.0 - a.0 <= ROOT_TOL && !small => Some(crossing(a, b, zq)),
                 (None, Some(a), Some(b)) if (a.1 - b.1) * per_z <= BAND_PAIRS => Some(shifts.band_root(a.0, b.0, zq)),
+                (None, Some(a), Some(b)) if b.0 - a.0 <= ROOT_TOL => Some(crossing(a, b, zq)),
                 (None, Some(a), Some(b)) => {
                     let w = b.0 - a.0;
                     let previous = tries.get(r).copied().flatten();
@@ -972,6 +1002,31 @@ mod tests {
             let many = w_and_ties_many(&xf, &yf, &ds, self_ties(&xf), self_ties(&yf));
             let one: Vec<(f64, f64)> = ds.iter().map(|&d| w_and_ties(&xf, &yf, d, self_ties(&xf), self_ties(&yf))).collect();
             proptest::prop_assert_eq!(many, one);
+        }
+    }
+
+    proptest::proptest! {
+        /// On tied counts (where the interval ends fall on differences, zero among them) the
+        /// interval excludes zero exactly when the test at no shift rejects: `lower > 0` when
+        /// the canary is significantly higher, `upper < 0` when significantly lower.
+        #[test]
+        fn interval_ends_agree_with_the_test_on_ties(
+            x in proptest::collection::vec(0u8..4, 5..40),
+            y in proptest::collection::vec(0u8..4, 5..40),
+        ) {
+            let xf: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+            let Ok(r) = mann_whitney(&xf, &yf, 0.9) else { return Ok(()) };
+            let mut xs = xf.clone();
+            xs.sort_by(f64::total_cmp);
+            let mut ys = yf.clone();
+            ys.sort_by(f64::total_cmp);
+            let local = mann_whitney_sorted_with(&xs, &ys, 0.9, RootSearch::Local).unwrap();
+            let centre = (xf.len() * yf.len()) as f64 / 2.0;
+            let rejects = local.p_value < 0.1;
+            proptest::prop_assert_eq!(local.lower > 0.0, rejects && local.w > centre, "{:?}", local);
+            proptest::prop_assert_eq!(local.upper < 0.0, rejects && local.w < centre, "{:?}", local);
+            proptest::prop_assert_eq!(r.w, local.w);
         }
     }
 
