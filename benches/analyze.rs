@@ -7,7 +7,7 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use faultlens::core::Bundle;
+use faultlens::core::{Bundle, LoadOptions};
 use faultlens::correlate::{AnalyzeConfig, analyze};
 use faultlens::sim::{Scenario, SimConfig, generate};
 
@@ -47,14 +47,20 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("50 services: analyze, full", |b| b.iter(|| analyze(&data, &AnalyzeConfig::default()).unwrap()));
     g.bench_function("50 services: end to end (load, decode, analyze)", |b| {
-        b.iter(|| analyze(&Bundle::load(dir.path()).unwrap().decode().unwrap(), &AnalyzeConfig::default()).unwrap())
+        b.iter(|| {
+            analyze(&Bundle::load_decoded(dir.path(), LoadOptions::default()).unwrap().1, &AnalyzeConfig::default())
+                .unwrap()
+        })
     });
     drop(data);
     let (dir500, bundle500) = incident(500, 2, 0.0, 0);
     let data500 = bundle500.decode().unwrap();
     eprintln!("500-service bundle: {} series, {} changes", data500.series.len(), data500.changes.len());
     g.bench_function("500 services: end to end (load, decode, analyze)", |b| {
-        b.iter(|| analyze(&Bundle::load(dir500.path()).unwrap().decode().unwrap(), &AnalyzeConfig::default()).unwrap())
+        b.iter(|| {
+            analyze(&Bundle::load_decoded(dir500.path(), LoadOptions::default()).unwrap().1, &AnalyzeConfig::default())
+                .unwrap()
+        })
     });
     g.finish();
 }

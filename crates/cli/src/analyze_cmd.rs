@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::Bundle;
+use faultlens::core::{Bundle, LoadOptions};
 use faultlens::correlate::{AnalyzeConfig, Report, analyze};
 
 use crate::{Failure, Format};
@@ -39,7 +39,7 @@ impl From<faultlens::correlate::Error> for Failure {
 
 /// Loads, verifies, decodes and analyses a bundle.
 pub(crate) fn report_of(bundle: &std::path::Path, config: &AnalyzeConfig) -> Result<Report, Failure> {
-    let data = Bundle::load(bundle)?.decode()?;
+    let data = Bundle::load_decoded(bundle, LoadOptions::default())?.1;
     Ok(analyze(&data, config)?)
 }
 

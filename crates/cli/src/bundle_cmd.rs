@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use faultlens::core::{Bundle, IncidentData};
+use faultlens::core::{Bundle, IncidentData, LoadOptions};
 use serde::Serialize;
 
 use crate::output::{human_bytes, json};
@@ -60,7 +60,7 @@ pub(crate) fn run(action: BundleAction, format: Format) -> Result<(), Failure> {
         BundleAction::Validate { dir } => validate(dir, format),
         BundleAction::Inspect { dir } => inspect(dir, format),
         BundleAction::Seal { dir } => {
-            let mut b = Bundle::load_with(&dir, faultlens::core::LoadOptions::default().with_verify_hashes(false))?;
+            let mut b = Bundle::load_with(&dir, LoadOptions::default().with_verify_hashes(false))?;
             b.seal()?;
             match format {
                 Format::Json => json(&serde_json::json!({"ok": true, "sealed": b.manifest().sources.len()})),
@@ -74,8 +74,7 @@ pub(crate) fn run(action: BundleAction, format: Format) -> Result<(), Failure> {
 }
 
 fn validate(dir: PathBuf, format: Format) -> Result<(), Failure> {
-    let b = Bundle::load(&dir)?;
-    let data = b.decode()?;
+    let (b, data) = Bundle::load_decoded(&dir, LoadOptions::default())?;
     let unsealed: Vec<String> =
         b.manifest().sources.iter().filter(|s| s.sha256.is_none()).map(|s| s.path.clone()).collect();
     let lines = source_lines(&data);
@@ -121,8 +120,7 @@ struct Inspection {
 }
 
 fn inspect(dir: PathBuf, format: Format) -> Result<(), Failure> {
-    let b = Bundle::load(&dir)?;
-    let data = b.decode()?;
+    let (b, data) = Bundle::load_decoded(&dir, LoadOptions::default())?;
     let mut metrics = BTreeMap::new();
     for s in &data.series {
         *metrics.entry(s.name().to_string()).or_insert(0) += 1;

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use faultlens::core::{Bundle, IncidentData};
+use faultlens::core::{Bundle, IncidentData, LoadOptions};
 use faultlens::detect::logs::{LogSignal, SignalConfig, log_signals, signal_window};
 use faultlens::detect::metrics;
 use faultlens::sim::{Scenario, SimConfig, generate};
@@ -89,8 +89,7 @@ fn locate(bundle: Option<PathBuf>, scratch: &Path) -> Result<PathBuf, Failure> {
 pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure> {
     let scratch = std::env::temp_dir().join(format!("faultlens-demo-{}", std::process::id()));
     let dir = locate(bundle, &scratch)?;
-    let b = Bundle::load(&dir)?;
-    let data = b.decode()?;
+    let data = Bundle::load_decoded(&dir, LoadOptions::default())?.1;
     let det = data.incident.detected_at;
     let w = data.incident.window;
     let changes: Vec<_> = data.changes.iter().filter(|c| w.contains(c.at)).cloned().collect();

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use faultlens::core::Bundle;
 use faultlens::core::Timestamp;
+use faultlens::core::{Bundle, LoadOptions};
 use faultlens::detect::metrics::{self, BatchConfig, DetectConfig, StreamConfig, score_batch, score_streaming};
 
 use crate::output::json;
@@ -129,7 +129,7 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
 }
 
 fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format) -> Result<(), Failure> {
-    let mut data = Bundle::load(dir)?.decode()?;
+    let mut data = Bundle::load_decoded(dir, LoadOptions::default())?.1;
     let sources: Vec<String> = match by {
         Granularity::Series => {
             (0..data.series.len()).map(|i| data.series_source(i).map(|s| s.path.clone()).unwrap_or_default()).collect()

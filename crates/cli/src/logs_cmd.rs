@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use faultlens::core::Bundle;
 use faultlens::core::decode::line_text;
 use faultlens::core::decode::raw::LineParser;
+use faultlens::core::{Bundle, LoadOptions};
 use faultlens::detect::logs::{SignalConfig, SignalKind, TemplateMiner, log_signals, signal_window};
 
 use crate::output::json;
@@ -54,7 +54,7 @@ pub(crate) fn run(action: LogsAction, format: Format) -> Result<(), Failure> {
 }
 
 fn patterns(dir: &Path, top: usize, lead: u32, format: Format) -> Result<(), Failure> {
-    let data = Bundle::load(dir)?.decode()?;
+    let data = Bundle::load_decoded(dir, LoadOptions::default())?.1;
     let window = signal_window(data.incident.window, data.incident.detected_at, lead)?;
     let out = log_signals(&data.logs, window, &SignalConfig::default());
     if format == Format::Json {

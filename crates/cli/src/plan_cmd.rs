@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use faultlens::core::{Bundle, ContentHash};
+use faultlens::core::{Bundle, ContentHash, LoadOptions};
 use faultlens::correlate::{AnalyzeConfig, analyze};
 use faultlens::remediate::gitops::{GitopsPatch, apply};
 use faultlens::remediate::plan::{DeployFix, GitopsConfig, Plan, PlanConfig, PlanError, ScriptMode, plan_for};
@@ -138,7 +138,7 @@ pub(crate) fn run(a: PlanArgs, format: Format) -> Result<(), Failure> {
     if let Some(repo) = a.gitops_repo {
         config.gitops = Some(GitopsConfig { repo, github: a.github, ..config.gitops.unwrap_or_default() });
     }
-    let data = Bundle::load(&a.bundle)?.decode()?;
+    let data = Bundle::load_decoded(&a.bundle, LoadOptions::default())?.1;
     let report = analyze(&data, &AnalyzeConfig::default())?;
     let mut plans = Vec::new();
     let mut skipped = Vec::new();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::{Bundle, ContentHasher, IncidentData, MetricSeries, TimeRange, mean_by_time};
+use faultlens::core::{Bundle, ContentHasher, IncidentData, LoadOptions, MetricSeries, TimeRange, mean_by_time};
 use faultlens::correlate::{AnalyzeConfig, Report, analyze};
 use faultlens::verify::dora::{read_deployments_csv, read_incidents_csv};
 use faultlens::verify::report::{DoraPanel, IncidentReport, ReportError, SloPanel, Timeline};
@@ -96,7 +96,7 @@ pub(crate) fn run(a: ReportArgs, _format: Format) -> Result<(), Failure> {
     if a.html.is_none() && a.markdown.is_none() && a.pdf.is_none() {
         return Err(Failure { reported: false, code: 2, message: "give --html, --markdown and/or --pdf OUT".into() });
     }
-    let data = Bundle::load(&a.bundle)?.decode()?;
+    let data = Bundle::load_decoded(&a.bundle, LoadOptions::default())?.1;
     let mut report = build(&data, &analyze(&data, &AnalyzeConfig::default())?);
     if let Some(i) = a.slo.load()? {
         report.slos.push(SloPanel::new(&i.slo, &i.events, None, i.source, i.sha256)?);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use faultlens::core::Bundle;
+use faultlens::core::{Bundle, LoadOptions};
 use faultlens::verify::postchange::{
     ChangeVerification, Decision, VerifyConfig, VerifyError, fold_slo_burn, verify_change,
 };
@@ -35,7 +35,7 @@ impl From<VerifyError> for Failure {
 }
 
 pub(crate) fn run(a: VerifyArgs, format: Format) -> Result<(), Failure> {
-    let data = Bundle::load(&a.bundle)?.decode()?;
+    let data = Bundle::load_decoded(&a.bundle, LoadOptions::default())?.1;
     let config = VerifyConfig::default().with_window_ms(a.window_min.saturating_mul(60_000));
     let mut v = verify_change(&data, &a.change, &config)?;
     if let Some(i) = a.slo.load()? {

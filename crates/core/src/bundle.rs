@@ -564,21 +564,59 @@ impl Bundle {
     /// The first source that fails to decode, as [`Error::Decode`] naming it; [`Error::Io`] or
     /// [`Error::SourceTooLarge`] for unreadable files.
     pub fn decode(&self) -> Result<IncidentData> {
+        self.decode_sources(false)
+    }
+
+    /// Loads a bundle and decodes it, reading and hashing every source once: each recorded
+    /// sha256 is checked (when `options.verify_hashes`) against the very bytes that are then
+    /// decoded, where [`Self::load_with`] then [`Self::decode`] read and hash every source
+    /// twice. The same checks and errors as the two, a source's hash checked before it is
+    /// decoded.
+    ///
+    /// # Errors
+    /// As [`Self::load`] and [`Self::decode`].
+    pub fn load_decoded(dir: impl AsRef<Path>, options: LoadOptions) -> Result<(Self, IncidentData)> {
+        let verify = options.verify_hashes;
+        let mut bundle = Self::load_with(dir, options.clone().with_verify_hashes(false))?;
+        bundle.options = options;
+        let data = bundle.decode_sources(verify)?;
+        Ok((bundle, data))
+    }
+
+    /// [`Self::decode`], checking each source's recorded sha256 first when `verify`.
+    fn decode_sources(&self, verify: bool) -> Result<IncidentData> {
         let mut data = IncidentData::new(self.incident());
         for (si, spec) in self.manifest.sources.iter().enumerate() {
             let mut report = DecodeReport::default();
-            let is_dir = self.resolve(&spec.path)?.is_dir();
-            let mut dir_hash = ContentHasher::new();
-            let mut file_hash = None;
-            for (rel, full) in self.source_files(spec)? {
-                let bytes = self.read_limited(&full)?;
-                let name = if is_dir {
-                    dir_hash.part(rel.as_bytes()).part(&bytes);
-                    format!("{}/{rel}", spec.path.trim_end_matches('/'))
-                } else {
-                    file_hash = Some(ContentHash::of(&bytes));
-                    spec.path.clone()
-                };
+            let full = self.resolve(&spec.path)?;
+            let is_dir = full.is_dir();
+            let mut files = Vec::new();
+            for (rel, path) in self.source_files(spec)? {
+                let bytes = self.read_limited(&path)?;
+                files.push((rel, bytes));
+            }
+            let sha256 = if is_dir {
+                let mut h = ContentHasher::new();
+                for (rel, bytes) in &files {
+                    h.part(rel.as_bytes()).part(bytes);
+                }
+                h.finish()
+            } else {
+                files.first().map_or_else(|| ContentHash::of(&[]), |(_, bytes)| ContentHash::of(bytes))
+            };
+            if verify
+                && let Some(expected) = spec.sha256
+                && expected != sha256
+            {
+                return Err(Error::Sha256Mismatch {
+                    path: full,
+                    expected: expected.to_string(),
+                    actual: sha256.to_string(),
+                });
+            }
+            for (rel, bytes) in files {
+                let name =
+                    if is_dir { format!("{}/{rel}", spec.path.trim_end_matches('/')) } else { spec.path.clone() };
                 let decoded = decode_bytes(spec.format, &name, &bytes, &spec.options)?;
                 report.merge(decoded.report);
                 match decoded.records {
@@ -597,7 +635,6 @@ impl Bundle {
                     Records::Policies(p) => data.policies.extend(p),
                 }
             }
-            let sha256 = file_hash.unwrap_or_else(|| dir_hash.finish());
             data.sources.push(SourceSummary { path: spec.path.clone(), format: spec.format, sha256, report });
         }
         let mut changes: Vec<(ChangeEvent, usize)> =

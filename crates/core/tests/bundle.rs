@@ -125,11 +125,21 @@ fn seal_verify_and_tamper_detection() {
     let b = Bundle::load(dir.path()).unwrap();
     assert!(b.manifest().sources.iter().all(|s| s.sha256.is_some()));
 
+    // loading and decoding in one reads each source once, and decodes what load then decode do
+    let (_, once) = Bundle::load_decoded(dir.path(), LoadOptions::default()).unwrap();
+    let twice = Bundle::load(dir.path()).unwrap().decode().unwrap();
+    assert_eq!(once, twice);
+
     // edit a file inside a directory source
     write(dir.path(), "runbooks/sub/db.md", "# DB\nchanged\n");
     let e = Bundle::load(dir.path()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::IntegrityMismatch);
     assert!(e.to_string().contains("runbooks"), "{e}");
+    let e = Bundle::load_decoded(dir.path(), LoadOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IntegrityMismatch);
+    assert!(e.to_string().contains("runbooks"), "{e}");
+    // unchecked when asked not to verify, as load
+    assert!(Bundle::load_decoded(dir.path(), LoadOptions::default().with_verify_hashes(false)).is_ok());
     let issues =
         Bundle::load_with(dir.path(), LoadOptions::default().with_verify_hashes(false)).unwrap().verify().unwrap();
     assert_eq!(issues.len(), 1);
@@ -139,6 +149,10 @@ fn seal_verify_and_tamper_detection() {
     write(dir.path(), "runbooks/sub/db.md", "# DB\n");
     write(dir.path(), "metrics/cpu.json", &PROM.replace("0.7", "0.8"));
     let e = Bundle::load(dir.path()).unwrap_err();
+    assert!(matches!(e, Error::Sha256Mismatch { .. }) && e.to_string().contains("cpu.json"), "{e}");
+    // a tampered source is refused before it is decoded, even one that no longer decodes
+    write(dir.path(), "metrics/cpu.json", "{ not json");
+    let e = Bundle::load_decoded(dir.path(), LoadOptions::default()).unwrap_err();
     assert!(matches!(e, Error::Sha256Mismatch { .. }) && e.to_string().contains("cpu.json"), "{e}");
 }
 
