@@ -9,7 +9,9 @@
 //!   is ruled out;
 //! - **location**: its service is anomalous and not explained by a dependency, or the change came
 //!   promptly (timing at least 0.9), in which case it explains the anomaly better than the
-//!   dependency (1); anomalous but explained (0.5); not anomalous but a dependency of anomalous
+//!   dependency (1), unless the anomaly is mostly more incoming traffic sent by a caller's surge
+//!   with no errors of the service's own (a change sends its service requests only through
+//!   retries of its failures); anomalous but explained (0.5); not anomalous but a dependency of anomalous
 //!   services, whose own telemetry may be missing (0.5); or none of these (ruled out);
 //! - **rollback**: a later rollback of the same service after which the anomaly ended supports it;
 //! - **version split** ([`crate::split`]): when the deployed version ran beside older pods, an
@@ -24,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::AnalyzeConfig;
 use crate::rank::ServiceScore;
-use crate::shift::{Periods, SeriesShift};
+use crate::shift::{MetricKind, Periods, SeriesShift};
 use crate::split::{SplitVerdict, VersionSplit, version_split};
 
 /// What a new-version-only split adds to a change's score.
@@ -36,6 +38,13 @@ const FULL_WEIGHT_MS: f64 = 5.0 * 60_000.0;
 /// Timing factor from which a change counts as prompt: it then explains its service's anomaly
 /// better than an anomalous dependency does.
 pub(crate) const PROMPT_TIMING: f64 = 0.9;
+
+/// Whether a service's anomaly is load a caller sent it and nothing of its own: more incoming
+/// traffic as its strongest signal, explained by a caller's surge, and no error anomaly (errors
+/// would make the extra traffic retries, which a change can cause).
+fn surge_only(s: &ServiceScore, min_strength: f64) -> bool {
+    s.by_load && s.kind == MetricKind::Traffic && s.by_kind.get(&MetricKind::Errors).is_none_or(|&e| e < min_strength)
+}
 
 /// A change's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -154,7 +163,11 @@ pub(crate) fn score_changes(
                 reasons.push(format!("{} is anomalous and no dependency explains it", c.service));
                 1.0
             }
-            Some(s) if s.anomalous && timing >= PROMPT_TIMING => {
+            // a change sends its service more requests only through retries of its own
+            // failures: an anomaly that is mostly more incoming traffic, sent by a caller's
+            // surge, with no errors of the service's own, stays the caller's however prompt the
+            // change
+            Some(s) if s.anomalous && timing >= PROMPT_TIMING && !surge_only(s, config.min_z.ln_1p()) => {
                 reasons.push(format!(
                     "{} is anomalous right after it; that explains the anomaly better than {}'s",
                     c.service,

@@ -45,6 +45,10 @@ pub struct ServiceScore {
     pub ended: Option<Timestamp>,
     /// The service whose anomaly explains this one's, if any.
     pub explained_by: Option<String>,
+    /// Whether that explanation is load (a caller's traffic surge sending it more requests)
+    /// rather than a failing dependency.
+    #[serde(default)]
+    pub by_load: bool,
     /// Strongest log signal, as `min(1, -log10(p) / 20)`.
     pub log_strength: f64,
     /// Root score before changes.
@@ -111,6 +115,7 @@ pub(crate) fn score_services(
                 main_onset: top.and_then(|s| s.onset),
                 ended: top.and_then(|s| s.ended),
                 explained_by: None,
+                by_load: false,
                 log_strength,
                 root: anomaly,
                 total: anomaly,
@@ -186,6 +191,7 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
         }
     }
     for ((s, l), f) in services.iter_mut().zip(load).zip(failure) {
+        s.by_load = l.is_some();
         if let Some(by) = l.or(f) {
             s.explained_by = Some(by);
             s.root = 0.5 * s.anomaly;
@@ -234,6 +240,7 @@ pub(crate) fn apply_changes(services: &mut Vec<ServiceScore>, changes: &[ScoredC
                 main_onset: None,
                 ended: None,
                 explained_by: None,
+                by_load: false,
                 log_strength: 0.0,
                 root: 0.0,
                 total: 0.0,
@@ -248,6 +255,7 @@ pub(crate) fn apply_changes(services: &mut Vec<ServiceScore>, changes: &[ScoredC
             && changes.iter().any(|c| c.change.service == s.service && c.timing >= PROMPT_TIMING && c.location >= 1.0)
         {
             s.explained_by = None;
+            s.by_load = false;
             s.root = s.anomaly;
         }
         let best = changes.iter().filter(|c| c.change.service == s.service).map(|c| c.score).fold(0.0, f64::max);

@@ -283,3 +283,45 @@ fn an_anomaly_shared_by_the_old_version_argues_against_the_release() {
     let r = analyze(&whole, &AnalyzeConfig::default()).unwrap();
     assert!(r.changes.iter().all(|c| c.version_split.is_none()));
 }
+
+/// A surge entering at `web` reaches `search`, deployed a minute before: `search` gets more
+/// requests (and, when `retries`, fails and is retried).
+fn surge_with_a_prompt_deploy(retries: bool) -> IncidentData {
+    let wobble = move |m: i64, k: i64| 1.0 + 0.02 * (((m + k) * 7919) % 13) as f64;
+    let rate = move |base: f64, k: i64| move |m: i64| base * wobble(m, k) * if m >= 95 { 3.0 } else { 1.0 };
+    let errors = move |m: i64| 0.01 * wobble(m, 9) + if retries && m >= 95 { 0.3 } else { 0.0 };
+    let series = vec![
+        series("http_requests_rate", "web", rate(100.0, 1)),
+        series("http_requests_rate", "search", rate(40.0, 2)),
+        series("http_errors_ratio", "search", errors),
+        series("http_errors_ratio", "web", move |m| 0.01 * wobble(m, 5)),
+    ];
+    let change = ChangeEvent {
+        id: "deploy-search".into(),
+        at: Timestamp::from_millis(94 * 60_000),
+        service: "search".into(),
+        kind: ChangeKind::Deploy,
+        from: None,
+        to: Some("v2".into()),
+        source: None,
+        author: None,
+        description: None,
+    };
+    incident(series, vec![change], Topology::from_edges([("web", "search")]))
+}
+
+#[test]
+fn a_prompt_deploy_does_not_explain_the_load_a_surge_sends() {
+    let r = analyze(&surge_with_a_prompt_deploy(false), &AnalyzeConfig::default()).unwrap();
+    assert_eq!(r.hypotheses[0].service.as_deref(), Some("web"), "{:?}", r.hypotheses[0]);
+    let deploy = r.changes.iter().find(|c| c.change.id == "deploy-search").unwrap();
+    assert!(deploy.reasons.iter().any(|x| x.contains("but web explains it")), "{:?}", deploy.reasons);
+    // failing and retried, the deployed service's extra traffic can be its own doing
+    let r = analyze(&surge_with_a_prompt_deploy(true), &AnalyzeConfig::default()).unwrap();
+    let deploy = r.changes.iter().find(|c| c.change.id == "deploy-search").unwrap();
+    assert!(
+        deploy.reasons.iter().any(|x| x.contains("no dependency explains it") || x.contains("better than")),
+        "{:?}",
+        deploy.reasons
+    );
+}
