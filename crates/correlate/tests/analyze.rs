@@ -114,6 +114,21 @@ fn incident(series: Vec<MetricSeries>, changes: Vec<ChangeEvent>, topology: Topo
     data
 }
 
+/// A change at minute `m` of the incident.
+fn change(id: &str, m: i64, service: &str, kind: ChangeKind, to: &str) -> ChangeEvent {
+    ChangeEvent {
+        id: id.into(),
+        at: Timestamp::from_millis(m * 60_000),
+        service: service.into(),
+        kind,
+        from: None,
+        to: Some(to.into()),
+        source: None,
+        author: None,
+        description: None,
+    }
+}
+
 fn series(name: &str, service: &str, f: impl Fn(i64) -> f64) -> MetricSeries {
     let ts: Vec<i64> = (0..130).map(|m| m * 60_000).collect();
     let vs = ts.iter().map(|&t| f(t / 60_000)).collect();
@@ -178,17 +193,7 @@ proptest! {
                 base + noise + if m >= at { jump } else { 0.0 }
             }));
         }
-        let change = ChangeEvent {
-            id: "c1".into(),
-            at: Timestamp::from_millis(change_at * 60_000),
-            service: "api".into(),
-            kind: ChangeKind::Deploy,
-            from: None,
-            to: Some("v2".into()),
-            source: None,
-            author: None,
-            description: None,
-        };
+        let change = change("c1", change_at, "api", ChangeKind::Deploy, "v2");
         let topo = Topology::from_edges([("web", "api"), ("api", "db"), ("api", "cache"), ("web", "auth")]);
         let data = incident(all, vec![change], topo);
         let r = analyze(&data, &AnalyzeConfig::default()).unwrap();
@@ -230,18 +235,6 @@ fn canary(canary_bad: bool, old_bad: bool) -> IncidentData {
         pod_series("http_errors_ratio", "db", "db-0", "d1", 0, errors(old_bad, 4)),
         pod_series("http_errors_ratio", "web", "web-0", "w1", 0, errors(true, 5)),
     ];
-    let at = |m: i64| Timestamp::from_millis(m * 60_000);
-    let change = |id: &str, m: i64, service: &str, kind: ChangeKind, to: &str| ChangeEvent {
-        id: id.into(),
-        at: at(m),
-        service: service.into(),
-        kind,
-        from: None,
-        to: Some(to.into()),
-        source: None,
-        author: None,
-        description: None,
-    };
     let changes = vec![
         change("deploy-api-v2", 90, "api", ChangeKind::Deploy, "v2"),
         change("config-db", 89, "db", ChangeKind::Config, "pool=20"),
@@ -296,18 +289,8 @@ fn surge_with_a_prompt_deploy(retries: bool) -> IncidentData {
         series("http_errors_ratio", "search", errors),
         series("http_errors_ratio", "web", move |m| 0.01 * wobble(m, 5)),
     ];
-    let change = ChangeEvent {
-        id: "deploy-search".into(),
-        at: Timestamp::from_millis(94 * 60_000),
-        service: "search".into(),
-        kind: ChangeKind::Deploy,
-        from: None,
-        to: Some("v2".into()),
-        source: None,
-        author: None,
-        description: None,
-    };
-    incident(series, vec![change], Topology::from_edges([("web", "search")]))
+    let deploy = change("deploy-search", 94, "search", ChangeKind::Deploy, "v2");
+    incident(series, vec![deploy], Topology::from_edges([("web", "search")]))
 }
 
 #[test]
