@@ -347,7 +347,7 @@ fn advance(ys: &[f64], j: &mut usize, v: f64) -> bool {
 /// the control, interleaved, so the processor overlaps them (four shifts cost little more than
 /// one). The flag says whether some shifted experiment value equals a control value at any of
 /// the shifts (one flag for all: a flag per walk costs registers the walks need).
-fn below_counts<const K: usize>(xs: &[f64], ys: &[f64], ds: [f64; K]) -> ([u64; K], bool) {
+fn below_counts<const K: usize>(xs: &[f64], ys: &[f64], ds: [f64; K]) -> (Vec<u64>, bool) {
     let mut at = [0usize; K];
     let mut below = [0u64; K];
     let mut equal = false;
@@ -357,7 +357,7 @@ fn below_counts<const K: usize>(xs: &[f64], ys: &[f64], ds: [f64; K]) -> ([u64; 
             *below += *j as u64;
         }
     }
-    (below, equal)
+    (below.to_vec(), equal)
 }
 
 /// Shifts evaluated together in one pass of [`below_counts`] (more walks than this spill out of
@@ -371,18 +371,9 @@ fn w_and_ties_many(xs: &[f64], ys: &[f64], ds: &[f64], x_ties: f64, y_ties: f64)
     let mut out = Vec::with_capacity(ds.len());
     for chunk in ds.chunks(SHIFTS_PER_PASS) {
         let (counts, equal) = match *chunk {
-            [a, b] => {
-                let (v, e) = below_counts(xs, ys, [a, b]);
-                (v.to_vec(), e)
-            }
-            [a, b, c] => {
-                let (v, e) = below_counts(xs, ys, [a, b, c]);
-                (v.to_vec(), e)
-            }
-            [a, b, c, d] => {
-                let (v, e) = below_counts(xs, ys, [a, b, c, d]);
-                (v.to_vec(), e)
-            }
+            [a, b] => below_counts(xs, ys, [a, b]),
+            [a, b, c] => below_counts(xs, ys, [a, b, c]),
+            [a, b, c, d] => below_counts(xs, ys, [a, b, c, d]),
             _ => (Vec::new(), true),
         };
         if equal {
@@ -1001,7 +992,7 @@ mod tests {
             });
             let (below, equal) = below_counts(&xf, &yf, ds);
             let single: Vec<(u64, bool)> = ds.iter().map(|&d| below_count(&xf, &yf, d)).collect();
-            proptest::prop_assert_eq!(below.to_vec(), single.iter().map(|s| s.0).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(below, single.iter().map(|s| s.0).collect::<Vec<_>>());
             proptest::prop_assert_eq!(equal, single.iter().any(|s| s.1));
             let many = w_and_ties_many(&xf, &yf, &ds, self_ties(&xf), self_ties(&yf));
             let one: Vec<(f64, f64)> = ds.iter().map(|&d| w_and_ties(&xf, &yf, d, self_ties(&xf), self_ties(&yf))).collect();
