@@ -521,13 +521,13 @@ fn nudge(d: f64, at: f64, zq: f64, (before, next): (f64, f64)) -> f64 {
 /// `uniroot` stops), at an exact zero, at an end of `[lo, hi]` beyond which the sign does not
 /// change (as R returns the end), or exactly, by listing the differences, when its bracket
 /// holds few pairs. `seed` holds points already evaluated.
-fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step: f64, lo: f64, hi: f64) -> Vec<f64> {
+fn joint_roots(shifts: &Shifts<'_>, seed: Vec<Point>, targets: &[f64], step: f64, lo: f64, hi: f64) -> Vec<f64> {
     let mut points = seed;
     let mut found: Vec<Option<f64>> = vec![None; targets.len()];
     // per root: the last prediction and the bracket's width then
     let mut tries: Vec<Option<(f64, f64)>> = vec![None; targets.len()];
     // per root: the predictions made so far
-    let mut misses = vec![0i32; targets.len()];
+    let mut attempts = vec![0i32; targets.len()];
     // pairs per unit of the standardised statistic, to size a bracket in pairs
     let per_z = shifts.sigma(shifts.ties.0 + shifts.ties.1);
     let small = shifts.xs.len() * shifts.ys.len() <= SMALL_PAIRS;
@@ -549,8 +549,8 @@ fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step
                 (None, Some(a), Some(b)) => {
                     let w = b.0 - a.0;
                     let previous = tries.get(r).copied().flatten();
-                    let attempts = misses.get(r).copied().unwrap_or(0);
-                    if attempts >= 3 && previous.is_some_and(|(_, before)| w > 0.5 * before) {
+                    let made = attempts.get(r).copied().unwrap_or(0);
+                    if made >= 3 && previous.is_some_and(|(_, before)| w > 0.5 * before) {
                         // interpolation is not closing in (a staircase-shaped statistic): bisect
                         probes.push(a.0 + 0.5 * w);
                         None
@@ -561,7 +561,7 @@ fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step
                         let g = gap_after(previous, p);
                         probes.extend([p - g, p + g].into_iter().filter(|&d| d > a.0 && d < b.0));
                         remember(&mut tries, r, Some((p, w)));
-                        if let Some(m) = misses.get_mut(r) {
+                        if let Some(m) = attempts.get_mut(r) {
                             *m += 1;
                         }
                         None
@@ -572,14 +572,14 @@ fn joint_roots(shifts: &Shifts<'_>, seed: Vec<(f64, f64)>, targets: &[f64], step
                 (None, Some(from), None) | (None, None, Some(from)) => {
                     let end = if from.1 > zq { hi } else { lo };
                     let previous = tries.get(r).copied().flatten();
-                    let missed = misses.get(r).copied().unwrap_or(0);
+                    let made = attempts.get(r).copied().unwrap_or(0);
                     let outcome =
-                        outward(&points, from, end, zq, (step, missed), |p| gap_after(previous, p), &mut probes);
+                        outward(&points, from, end, zq, (step, made), |p| gap_after(previous, p), &mut probes);
                     match outcome {
                         Ok(root) => Some(root),
                         Err(p) => {
                             remember(&mut tries, r, Some((p, f64::INFINITY)));
-                            if let Some(m) = misses.get_mut(r) {
+                            if let Some(m) = attempts.get_mut(r) {
                                 *m += 1;
                             }
                             None
@@ -645,7 +645,7 @@ fn bracket(points: &[Point], zq: f64) -> (Option<f64>, Option<Point>, Option<Poi
 }
 
 /// Where the line through `a` and `b` crosses `zq`.
-fn crossing(a: (f64, f64), b: (f64, f64), zq: f64) -> f64 {
+fn crossing(a: Point, b: Point, zq: f64) -> f64 {
     let t = (a.1 - zq) / (a.1 - b.1);
     if t.is_finite() { a.0 + t.clamp(0.0, 1.0) * (b.0 - a.0) } else { a.0 + 0.5 * (b.0 - a.0) }
 }
@@ -654,7 +654,7 @@ fn crossing(a: (f64, f64), b: (f64, f64), zq: f64) -> f64 {
 /// interpolation through the three evaluated points closest to the guess (the statistic curves
 /// over the interval, and the line's error there is about the probes' spacing); the guess
 /// itself when the curve's answer falls outside `within` or the points do not define one.
-fn refine(points: &[(f64, f64)], zq: f64, guess: f64, within: (f64, f64)) -> f64 {
+fn refine(points: &[Point], zq: f64, guess: f64, within: Point) -> f64 {
     let at = points.partition_point(|p| p.0 < guess);
     let from = at.saturating_sub(2).min(points.len().saturating_sub(3));
     let Some(&[(d0, z0), (d1, z1), (d2, z2)]) = points.get(from..from + 3) else {
@@ -669,15 +669,15 @@ fn refine(points: &[(f64, f64)], zq: f64, guess: f64, within: (f64, f64)) -> f64
 /// Probes for a root not yet bracketed, beyond `from` (the evaluated point nearest it) toward
 /// `end`: either side of where the curve through the nearest points reaches `zq` (the slope
 /// taken over at least a few probe gaps, as the statistic is a staircase at small scales), `gap`
-/// apart; a step of `step`, doubled for each earlier miss, when the points give no crossing on
+/// apart; a step of `step`, doubled for each earlier prediction (`made`), when the points give no crossing on
 /// that side. The root is `end` when the end itself has been evaluated on the same side.
 /// Returns the root, or the prediction made.
 fn outward(
-    points: &[(f64, f64)],
-    from: (f64, f64),
+    points: &[Point],
+    from: Point,
     end: f64,
     zq: f64,
-    (step, misses): (f64, i32),
+    (step, made): (f64, i32),
     gap: impl Fn(f64) -> f64,
     probes: &mut Vec<f64>,
 ) -> Result<f64, f64> {
@@ -685,7 +685,7 @@ fn outward(
         return Ok(end);
     }
     let dir = (end - from.0).signum();
-    let far_enough = |p: &&(f64, f64)| (p.0 - from.0) * dir <= -16.0 * HALF;
+    let far_enough = |p: &&Point| (p.0 - from.0) * dir <= -16.0 * HALF;
     let neighbour = if dir > 0.0 { points.iter().rev().find(far_enough) } else { points.iter().find(far_enough) };
     let slope = neighbour.map_or(0.0, |n| (from.1 - n.1) / (from.0 - n.0));
     let by_line = (zq - from.1) / slope;
@@ -694,7 +694,7 @@ fn outward(
         let limit = from.0 + 2.0 * by_line;
         refine(points, zq, from.0 + by_line, (from.0.min(limit), from.0.max(limit)))
     } else {
-        from.0 + dir * step * 2f64.powi(misses)
+        from.0 + dir * step * 2f64.powi(made)
     };
     let g = gap(p);
     if (p + g - end) * dir >= 0.0 {
