@@ -64,6 +64,17 @@ fn setup() -> Setup {
     Setup { _dir: dir, log, log_path, policy, alice, bob }
 }
 
+impl Setup {
+    /// The plan, approved by both approvers.
+    fn approved_plan(&self) -> (Plan, [Approval; 2]) {
+        let p = plan();
+        let h = p.hash().unwrap();
+        let approvals =
+            [Approval::sign(h, "alice", NOW, None, &self.alice), Approval::sign(h, "bob", NOW, None, &self.bob)];
+        (p, approvals)
+    }
+}
+
 fn config() -> RunnerConfig {
     RunnerConfig::default().with_namespaces(vec!["shop".into()])
 }
@@ -71,9 +82,7 @@ fn config() -> RunnerConfig {
 #[test]
 fn an_approved_plan_runs_dry_run_only_by_default() {
     let mut s = setup();
-    let p = plan();
-    let h = p.hash().unwrap();
-    let approvals = [Approval::sign(h, "alice", NOW, None, &s.alice), Approval::sign(h, "bob", NOW, None, &s.bob)];
+    let (p, approvals) = s.approved_plan();
     let mut fake = Fake::default();
     let r = run(&p, &approvals, &s.policy, &config(), &mut s.log, NOW, &mut fake).unwrap();
     assert!(r.succeeded);
@@ -90,9 +99,7 @@ fn an_approved_plan_runs_dry_run_only_by_default() {
 #[test]
 fn apply_runs_dry_run_then_change_then_verify_and_rolls_back_a_failure() {
     let mut s = setup();
-    let p = plan();
-    let h = p.hash().unwrap();
-    let approvals = [Approval::sign(h, "alice", NOW, None, &s.alice), Approval::sign(h, "bob", NOW, None, &s.bob)];
+    let (p, approvals) = s.approved_plan();
     let mut fake = Fake::default();
     let r = run(&p, &approvals, &s.policy, &config().with_mode(RunMode::Apply), &mut s.log, NOW, &mut fake).unwrap();
     assert!(r.succeeded);
@@ -117,9 +124,7 @@ fn apply_runs_dry_run_then_change_then_verify_and_rolls_back_a_failure() {
 #[test]
 fn approvals_must_match_the_exact_plan_hash() {
     let mut s = setup();
-    let p = plan();
-    let h = p.hash().unwrap();
-    let approvals = [Approval::sign(h, "alice", NOW, None, &s.alice), Approval::sign(h, "bob", NOW, None, &s.bob)];
+    let (p, approvals) = s.approved_plan();
     // One approval short.
     let mut fake = Fake::default();
     let e = run(&p, &approvals[..1], &s.policy, &config(), &mut s.log, NOW, &mut fake).unwrap_err();
@@ -137,9 +142,7 @@ fn approvals_must_match_the_exact_plan_hash() {
 #[test]
 fn allowlists_refuse_before_anything_runs() {
     let mut s = setup();
-    let p = plan();
-    let h = p.hash().unwrap();
-    let approvals = [Approval::sign(h, "alice", NOW, None, &s.alice), Approval::sign(h, "bob", NOW, None, &s.bob)];
+    let (p, approvals) = s.approved_plan();
     let mut fake = Fake::default();
     let e = run(&p, &approvals, &s.policy, &RunnerConfig::default(), &mut s.log, NOW, &mut fake).unwrap_err();
     assert!(e.to_string().contains("namespace `shop` is not allowed"), "{e}");
