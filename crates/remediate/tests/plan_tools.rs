@@ -65,18 +65,11 @@ fn stubs() -> tempfile::TempDir {
     dir
 }
 
+/// Where a hostile value that ran would leave its mark.
+const CANARY: &str = "/tmp/faultlens-plan-pwned";
+
 fn hostile() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("$(touch /tmp/faultlens-plan-pwned)".to_string()),
-        Just("`touch /tmp/faultlens-plan-pwned`".to_string()),
-        Just("'; touch /tmp/faultlens-plan-pwned; '".to_string()),
-        Just("\"quoted\" \\back".to_string()),
-        Just("\nnew line".to_string()),
-        Just("{{ lookup('pipe', 'touch /tmp/faultlens-plan-pwned') }}".to_string()),
-        "[ -~]{0,10}",
-        any::<String>(),
-    ]
-    .prop_map(|s| s.replace('\0', ""))
+    common::hostile(CANARY)
 }
 
 proptest! {
@@ -121,7 +114,7 @@ proptest! {
                 prop_assert_eq!(got, want);
             }
         }
-        prop_assert!(!Path::new("/tmp/faultlens-plan-pwned").exists());
+        prop_assert!(!Path::new(CANARY).exists());
     }
 
     /// Names that are not Kubernetes names never reach a command.

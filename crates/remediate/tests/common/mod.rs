@@ -42,3 +42,28 @@ pub(crate) fn change(id: &str, kind: faultlens_core::ChangeKind, from: &str, to:
         description: None,
     }
 }
+
+/// Values telemetry might hold, hostile to shells, YAML and Jinja: command substitutions and
+/// quote breaks that would create `canary` if a generated command ever ran them, glob and
+/// tilde characters, option lookalikes, line breaks, and arbitrary text (NUL removed, as no
+/// argument can carry it).
+pub(crate) fn hostile(canary: &'static str) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(format!("$(touch {canary})")),
+        Just(format!("`touch {canary}`")),
+        Just(format!("'; touch {canary}; '")),
+        Just(format!("{{{{ lookup('pipe', 'touch {canary}') }}}}")),
+        Just("\"quoted\" \\back".to_string()),
+        Just("a'b\"c\\d".to_string()),
+        Just("\nnew line".to_string()),
+        Just("line\nbreak; rm -rf /".to_string()),
+        Just("*".to_string()),
+        Just("~root".to_string()),
+        Just(String::new()),
+        Just("-rf".to_string()),
+        "[ -~]{0,12}",
+        any::<String>(),
+    ]
+    .prop_map(|s| s.replace('\0', ""))
+}
