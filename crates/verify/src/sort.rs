@@ -31,7 +31,8 @@ pub(crate) struct SortBuffers {
 /// Sorts `values` ascending in the total order of doubles (`f64::total_cmp`: `-0.0` before
 /// `0.0`, NaNs at the ends by sign). The judge's samples are finite.
 pub(crate) fn sort_floats(values: &mut [f64], buffers: &mut SortBuffers) {
-    buffers.scratch.clear();
+    // no need to clear what is kept: a bucket pass writes every slot before reading it
+    buffers.scratch.truncate(values.len());
     buffers.scratch.resize(values.len(), 0.0);
     sort_into(values, &mut buffers.scratch, (&mut buffers.starts, &mut buffers.next), 0);
 }
@@ -152,8 +153,12 @@ mod tests {
                 0..600,
             ),
         ) {
+            // buffers that already sorted another, longer sample: what they keep must not leak in
+            let mut buffers = SortBuffers::default();
+            let mut other: Vec<f64> = values.iter().rev().map(|x| x * 3.0 + 1.0).chain([5.0; 40]).collect();
+            sort_floats(&mut other, &mut buffers);
             let mut ours = values.clone();
-            sort_floats(&mut ours, &mut SortBuffers::default());
+            sort_floats(&mut ours, &mut buffers);
             let mut std = values;
             std.sort_unstable_by(f64::total_cmp);
             proptest::prop_assert_eq!(ours.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), std.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
