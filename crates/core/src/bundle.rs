@@ -590,29 +590,10 @@ impl Bundle {
             let mut report = DecodeReport::default();
             let full = self.resolve(&spec.path)?;
             let is_dir = full.is_dir();
-            let mut files = Vec::new();
-            for (rel, path) in self.source_files(spec)? {
-                let bytes = self.read_limited(&path)?;
-                files.push((rel, bytes));
-            }
-            let sha256 = if is_dir {
-                let mut h = ContentHasher::new();
-                for (rel, bytes) in &files {
-                    h.part(rel.as_bytes()).part(bytes);
-                }
-                h.finish()
-            } else {
-                files.first().map_or_else(|| ContentHash::of(&[]), |(_, bytes)| ContentHash::of(bytes))
-            };
-            if verify
-                && let Some(expected) = spec.sha256
-                && expected != sha256
-            {
-                return Err(Error::Sha256Mismatch {
-                    path: full,
-                    expected: expected.to_string(),
-                    actual: sha256.to_string(),
-                });
+            let files = self.read_source(spec)?;
+            let sha256 = source_hash(is_dir, &files);
+            if verify {
+                expect_sealed(spec, full, sha256)?;
             }
             for (rel, bytes) in files {
                 let name =
@@ -695,17 +676,8 @@ impl Bundle {
                     limit: self.options.max_source_bytes,
                 });
             }
-            if self.options.verify_hashes
-                && let Some(expected) = s.sha256
-            {
-                let actual = self.hash_source(s)?;
-                if actual != expected {
-                    return Err(Error::Sha256Mismatch {
-                        path: full,
-                        expected: expected.to_string(),
-                        actual: actual.to_string(),
-                    });
-                }
+            if self.options.verify_hashes && s.sha256.is_some() {
+                expect_sealed(s, full, self.hash_source(s)?)?;
             }
         }
         Ok(())
@@ -794,11 +766,37 @@ impl Bundle {
         if full.is_file() {
             return ContentHash::of_file(&full);
         }
-        let mut h = ContentHasher::new();
-        for (rel, path) in self.source_files(spec)? {
-            h.part(rel.as_bytes()).part(&self.read_limited(&path)?);
+        Ok(source_hash(true, &self.read_source(spec)?))
+    }
+
+    /// Every file of a source, read, with its name relative to the source (empty for a file
+    /// source), in name order.
+    fn read_source(&self, spec: &SourceSpec) -> Result<Vec<(String, Vec<u8>)>> {
+        self.source_files(spec)?.into_iter().map(|(rel, path)| Ok((rel, self.read_limited(&path)?))).collect()
+    }
+}
+
+/// A source's content hash from its files (as [`Bundle::read_source`] gives them): a file's
+/// sha256, or for a directory the sha256 over each file's relative name and contents,
+/// length-prefixed, in name order. Sealing, loading and decoding all hash through this.
+fn source_hash(is_dir: bool, files: &[(String, Vec<u8>)]) -> ContentHash {
+    if !is_dir {
+        return files.first().map_or_else(|| ContentHash::of(&[]), |(_, bytes)| ContentHash::of(bytes));
+    }
+    let mut h = ContentHasher::new();
+    for (rel, bytes) in files {
+        h.part(rel.as_bytes()).part(bytes);
+    }
+    h.finish()
+}
+
+/// [`Error::Sha256Mismatch`] when a source has a sealed hash and `actual` differs from it.
+fn expect_sealed(spec: &SourceSpec, path: PathBuf, actual: ContentHash) -> Result<()> {
+    match spec.sha256 {
+        Some(expected) if expected != actual => {
+            Err(Error::Sha256Mismatch { path, expected: expected.to_string(), actual: actual.to_string() })
         }
-        Ok(h.finish())
+        _ => Ok(()),
     }
 }
 
