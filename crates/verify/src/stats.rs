@@ -712,10 +712,12 @@ pub enum RootSearch {
     /// R's way: Brent's method over the whole range of differences, from the smallest to the
     /// largest. Reproduces R's iterates, so its results equal R's to far below the tolerance.
     FullRange,
-    /// Brent's method in a bracket grown around a guess (the difference of the medians, and
-    /// that plus or minus the normal-theory half-width from the interquartile ranges). The
-    /// same roots to the same tolerance of 1e-4, in a handful of evaluations instead of a
-    /// few dozen; the answer can differ from R's by up to that tolerance (R's own error).
+    /// The three roots searched together around a guess (the difference of the medians, and
+    /// that plus or minus the normal-theory half-width from the interquartile ranges), up to
+    /// four shifts per pass over the samples. The same roots to the same tolerance of 1e-4,
+    /// in about ten evaluations instead of a few dozen; the answer can differ from R's by up
+    /// to that tolerance (R's own error). An end on a tied difference is put on the side the
+    /// test there says, so it excludes zero exactly when the test at no shift rejects.
     #[default]
     Local,
 }
