@@ -374,6 +374,7 @@ fn w_and_ties_many(xs: &[f64], ys: &[f64], ds: &[f64], x_ties: f64, y_ties: f64)
             [a, b] => below_counts(xs, ys, [a, b]),
             [a, b, c] => below_counts(xs, ys, [a, b, c]),
             [a, b, c, d] => below_counts(xs, ys, [a, b, c, d]),
+            // a single shift: the four-lane merge of `w_and_ties` beats one walk
             _ => (Vec::new(), true),
         };
         if equal {
