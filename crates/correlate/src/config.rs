@@ -27,6 +27,11 @@ pub struct AnalyzeConfig {
     /// Share of an anomalous dependency's strength at which it explains a caller's errors or
     /// latency (or a caller's traffic explains a callee's).
     pub explain_ratio: f64,
+    /// Weight of a root's explanatory power: an unexplained anomaly gains this times
+    /// `ln(1 + n)`, where `n` counts the anomalous services whose chain of explanations ends at
+    /// it. When two candidates are about as anomalous (robust z saturates near 100 on a rise
+    /// from nothing), the one that accounts for more of what is seen is the more likely cause.
+    pub explains_weight: f64,
     /// Weight of a plausible change on a service, added to its root score (a prompt change on
     /// an anomalous service adds the whole weight).
     pub change_weight: f64,
@@ -58,6 +63,7 @@ impl Default for AnalyzeConfig {
             min_z: 3.0,
             degenerate_cap: 10.0,
             explain_ratio: 0.8,
+            explains_weight: 0.1,
             change_weight: 3.0,
             change_horizon_ms: 10 * 60_000,
             use_changes: true,
@@ -91,6 +97,8 @@ setters! {
     with_degenerate_cap: degenerate_cap: f64;
     /// Sets [`AnalyzeConfig::explain_ratio`].
     with_explain_ratio: explain_ratio: f64;
+    /// Sets [`AnalyzeConfig::explains_weight`].
+    with_explains_weight: explains_weight: f64;
     /// Sets [`AnalyzeConfig::change_weight`].
     with_change_weight: change_weight: f64;
     /// Sets [`AnalyzeConfig::change_horizon_ms`].
@@ -135,6 +143,9 @@ impl AnalyzeConfig {
             && self.change_weight.is_finite())
         {
             return bad("min_z", "thresholds and weights must be finite");
+        }
+        if !(self.explains_weight.is_finite() && self.explains_weight >= 0.0) {
+            return bad("explains_weight", "must be a finite number >= 0");
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return bad("temperature", "must be a finite number > 0");

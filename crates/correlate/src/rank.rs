@@ -7,7 +7,9 @@
 //! (and with it CPU and memory). A service whose anomaly is explained by an at least
 //! [`AnalyzeConfig::explain_ratio`] as strong anomaly elsewhere that began no later (within two
 //! samples) keeps half its
-//! strength as a root score. A plausible change on a service adds
+//! strength as a root score. An unexplained anomaly gains [`AnalyzeConfig::explains_weight`]
+//! times `ln(1 + n)` for the `n` anomalies that trace back to it, so that of two about equally
+//! strong roots the one accounting for more of the incident leads. A plausible change on a service adds
 //! [`AnalyzeConfig::change_weight`] times its score. Confidences are a softmax of the final
 //! scores at [`AnalyzeConfig::temperature`].
 
@@ -49,6 +51,10 @@ pub struct ServiceScore {
     /// rather than a failing dependency.
     #[serde(default)]
     pub by_load: bool,
+    /// Anomalous services whose chain of explanations ends at this one (0 when it is itself
+    /// explained); see [`AnalyzeConfig::explains_weight`].
+    #[serde(default)]
+    pub explains: usize,
     /// Strongest log signal, as `min(1, -log10(p) / 20)`.
     pub log_strength: f64,
     /// Root score before changes.
@@ -116,6 +122,7 @@ pub(crate) fn score_services(
                 ended: top.and_then(|s| s.ended),
                 explained_by: None,
                 by_load: false,
+                explains: 0,
                 log_strength,
                 root: anomaly,
                 total: anomaly,
@@ -197,6 +204,15 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
             s.root = 0.5 * s.anomaly;
         }
     }
+    // explanatory power: of two about equally anomalous roots, the one that accounts for more
+    // of the other anomalies is preferred
+    let counts = explained_counts(services);
+    for (s, c) in services.iter_mut().zip(counts) {
+        if s.explained_by.is_none() {
+            s.explains = c;
+            s.root += config.explains_weight * (c as f64).ln_1p();
+        }
+    }
     // a surge enters where the alert fired: among entry points whose traffic rose with no
     // anomalous caller, the alerting one is preferred
     let alerting = &data.incident.services;
@@ -213,6 +229,30 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
             s.root += ENTRY_BONUS;
         }
     }
+}
+
+/// For each service, how many anomalous services' `explained_by` chains end at it (a chain
+/// that loops is followed at most once around).
+fn explained_counts(services: &[ServiceScore]) -> Vec<usize> {
+    let by_name: BTreeMap<&str, usize> = services.iter().enumerate().map(|(i, s)| (s.service.as_str(), i)).collect();
+    let mut counts = vec![0usize; services.len()];
+    for s in services.iter().filter(|s| s.anomalous) {
+        let mut at = s;
+        let mut hops = 0;
+        while let Some(next) = at.explained_by.as_deref().and_then(|n| by_name.get(n)).and_then(|&j| services.get(j)) {
+            at = next;
+            hops += 1;
+            if hops > services.len() {
+                break;
+            }
+        }
+        if hops > 0
+            && let Some(c) = by_name.get(at.service.as_str()).and_then(|&j| counts.get_mut(j))
+        {
+            *c += 1;
+        }
+    }
+    counts
 }
 
 /// Whether no direct caller of `service` is anomalous (an entry point of a surge).
@@ -241,6 +281,7 @@ pub(crate) fn apply_changes(services: &mut Vec<ServiceScore>, changes: &[ScoredC
                 ended: None,
                 explained_by: None,
                 by_load: false,
+                explains: 0,
                 log_strength: 0.0,
                 root: 0.0,
                 total: 0.0,

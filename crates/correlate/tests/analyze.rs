@@ -149,6 +149,29 @@ fn errors_propagate_to_callers_and_the_callee_is_blamed() {
 }
 
 #[test]
+fn of_two_equally_anomalous_roots_the_one_that_explains_more_leads() {
+    // web calls a load balancer and a search service; search and a worker call a store. The
+    // balancer and the store fail alike; the store accounts for search's and worker's errors too.
+    let wobble = |m: i64| 0.01 + 0.001 * ((m * 7919) % 13) as f64;
+    let bad = move |level: f64| move |m: i64| if m >= 95 { level } else { wobble(m) };
+    let data = incident(
+        vec![
+            series("http_errors_ratio", "lb", bad(0.5)),
+            series("http_errors_ratio", "store", bad(0.5)),
+            series("http_errors_ratio", "search", bad(0.45)),
+            series("http_errors_ratio", "worker", bad(0.45)),
+            series("http_errors_ratio", "web", bad(0.45)),
+        ],
+        Vec::new(),
+        Topology::from_edges([("web", "lb"), ("web", "search"), ("search", "store"), ("worker", "store")]),
+    );
+    let top = |config: &AnalyzeConfig| analyze(&data, config).unwrap().hypotheses[0].service.clone();
+    assert_eq!(top(&AnalyzeConfig::default()).as_deref(), Some("store"));
+    // without the explanatory weight the two roots tie, and the name decides
+    assert_eq!(top(&AnalyzeConfig::default().with_explains_weight(0.0)).as_deref(), Some("lb"));
+}
+
+#[test]
 fn empty_and_nan_input_give_a_report_without_hypotheses() {
     let r = analyze(&incident(Vec::new(), Vec::new(), Topology::new()), &AnalyzeConfig::default()).unwrap();
     assert!(r.hypotheses.is_empty());
@@ -167,6 +190,7 @@ fn settings_out_of_range_are_refused() {
         AnalyzeConfig::default().with_lead_fraction(2.0),
         AnalyzeConfig::default().with_max_hypotheses(0),
         AnalyzeConfig::default().with_min_z(f64::NAN),
+        AnalyzeConfig::default().with_explains_weight(-1.0),
     ] {
         assert!(matches!(analyze(&data, &bad), Err(faultlens_correlate::Error::Config { .. })));
     }
