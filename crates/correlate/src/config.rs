@@ -17,7 +17,8 @@ pub struct AnalyzeConfig {
     /// Upper bound of the lead-in, in milliseconds.
     pub max_lead_ms: i64,
     /// Floor of a series' robust scale, as a share of its largest magnitude, so a flat baseline
-    /// does not make every wobble infinitely rare.
+    /// does not make every wobble infinitely rare. For a metric that is bad when it falls
+    /// (availability, success ratio) the magnitude is its largest shortfall below its own top.
     pub scale_floor: f64,
     /// Robust z a series must reach to count as anomalous.
     pub min_z: f64,

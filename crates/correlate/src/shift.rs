@@ -6,7 +6,11 @@
 //! incident: `z = |x - median| / scale`, where `scale` is the baseline's interquartile range
 //! over 1.349 (the normal standard deviation for Gaussian data), floored at 1% of the series'
 //! largest magnitude so that a flat baseline does not turn a tiny wobble into an infinite score
-//! (a series can then reach a robust z of about 100, a rise from nothing included). The series' strength is the third largest
+//! (a series can then reach a robust z of about 100, a rise from nothing included). A metric
+//! that is bad when it falls (availability, success ratio) lives near its ceiling, so its
+//! magnitude is its largest shortfall below its own top: the error share it stands for. An
+//! availability that drops from a steady 100% to 97.7% is 2.3% of requests failing, not a
+//! wobble of 2.3% of the value. The series' strength is the third largest
 //! `z` of the incident period (the largest when it has fewer than ten points), so one stray
 //! sample cannot make a series anomalous; it is reported as `ln(1 + z)`, which keeps the order
 //! and compresses the range.
@@ -211,12 +215,19 @@ pub(crate) fn score(s: &ServiceSeries, periods: &Periods, config: &AnalyzeConfig
     }
     let mut sorted = base.to_vec();
     let (q1, median, q3) = quartiles(&mut sorted);
-    let magnitude = s.vs.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+    // only moves in the direction that hurts count (availability rising is not an incident)
+    let bad = f64::from(MetricKind::bad_direction(&s.metric));
+    let magnitude = if bad < 0.0 {
+        // a metric that is bad when it falls (availability, success ratio) sits near its ceiling;
+        // its size is that of its shortfall, the error share it stands for
+        let top = s.vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        s.vs.iter().fold(0.0_f64, |m, v| m.max(top - v))
+    } else {
+        s.vs.iter().fold(0.0_f64, |m, v| m.max(v.abs()))
+    };
     let floor = (config.scale_floor * magnitude).max(f64::MIN_POSITIVE);
     let scale = ((q3 - q1) / 1.349).max(floor);
     let z = |v: f64| (v - median) / scale;
-    // only moves in the direction that hurts count (availability rising is not an incident)
-    let bad = f64::from(MetricKind::bad_direction(&s.metric));
     let harm = |v: f64| harm(bad, z(v));
     let mut excursions: Vec<(f64, usize)> = inc.iter().enumerate().map(|(i, &v)| (harm(v), i)).collect();
     excursions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -294,4 +305,38 @@ pub fn score_series(data: &IncidentData, periods: &Periods, config: &AnalyzeConf
             .then_with(|| a.source.cmp(&b.source))
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn periods() -> Periods {
+        Periods {
+            baseline: TimeRange::new(Timestamp::from_millis(0), Timestamp::from_millis(20 * 60_000)).unwrap(),
+            incident: TimeRange::new(Timestamp::from_millis(20 * 60_000), Timestamp::from_millis(30 * 60_000)).unwrap(),
+        }
+    }
+
+    fn strength(metric: &str, vs: Vec<f64>) -> f64 {
+        let ts = (0..vs.len() as i64).map(|m| m * 60_000).collect();
+        let s =
+            ServiceSeries { service: "svc".into(), metric: metric.into(), source: "m.json".into(), members: 1, ts, vs };
+        score(&s, &periods(), &AnalyzeConfig::default()).unwrap().strength
+    }
+
+    #[test]
+    fn an_availability_drop_is_measured_by_the_share_that_fails() {
+        let min = AnalyzeConfig::default().min_z.ln_1p();
+        // a steady 100% that falls to about 97.7% for the incident: 2.3% of requests fail
+        let mut vs = vec![100.0; 21];
+        vs.extend([99.5, 98.4, 97.7, 97.9, 98.1, 97.8, 98.0, 98.2, 97.9, 98.0]);
+        assert!(strength("availability_average_percent", vs.clone()) >= min);
+        // the same numbers as a metric that is bad when it rises are a 2% wobble of its value
+        let rising: Vec<f64> = vs.iter().map(|v| 200.0 - v).collect();
+        assert!(strength("queue_depth", rising) < min);
+        // availability that rises is no incident
+        let up: Vec<f64> = vs.iter().map(|v| 200.0 - v).collect();
+        assert_eq!(strength("availability_average_percent", up), 0.0);
+    }
 }
