@@ -67,10 +67,10 @@ struct Stream<'a> {
 }
 
 /// `["<unix ns>", "<line>"]` or `["<unix ns>", "<line>", {structured metadata}]`.
-struct Entry<'a> {
-    ts: Cow<'a, str>,
-    line: Cow<'a, str>,
-    meta: Option<BTreeMap<String, serde_json::Value>>,
+pub(super) struct Entry<'a> {
+    pub(super) ts: Cow<'a, str>,
+    pub(super) line: Cow<'a, str>,
+    pub(super) meta: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
@@ -109,6 +109,21 @@ pub fn decode(
     options: &SourceOptions,
     report: &mut DecodeReport,
 ) -> Result<Vec<LogRecord>> {
+    let service_label = opt_str(options, "service_label");
+    let src: Arc<str> = source.into();
+    // a well-formed body is read in one pass; anything else goes through the typed reader
+    // below, which names the problem and its place
+    let out = match super::loki_stream::read(bytes, &src, service_label) {
+        Some(out) => out,
+        None => read_typed(source, bytes, &src, service_label)?,
+    };
+    report.records += out.len() as u64;
+    Ok(sort_by_time(out))
+}
+
+/// The typed reader: the body into streams and entries, then into records in file order. It
+/// handles every body [`decode`] accepts and names the place of any problem.
+fn read_typed(source: &str, bytes: &[u8], src: &Arc<str>, service_label: Option<&str>) -> Result<Vec<LogRecord>> {
     let body: Body<Vec<Stream<'_>>> = match parse_json(source, bytes, "a Loki query_range body") {
         Ok(body) => body,
         Err(error) => {
@@ -120,8 +135,6 @@ pub fn decode(
     };
     body.check(source)?;
     let streams = body.data.map(|d| d.result).unwrap_or_default();
-    let service_label = opt_str(options, "service_label");
-    let src: Arc<str> = source.into();
     let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());
     let mut index = 0u64;
     for (si, s) in streams.into_iter().enumerate() {
@@ -129,7 +142,7 @@ pub fn decode(
         let service: Option<Arc<str>> = labels.service(service_label).map(Arc::from);
         let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
         for (vi, entry) in s.values.into_iter().enumerate() {
-            let ns: i128 = entry.ts.parse().map_err(|_| {
+            let ts = parse_ns(&entry.ts).ok_or_else(|| {
                 Error::decode(
                     source,
                     Location::JsonPath { path: format!("data.result[{si}].values[{vi}][0]") },
@@ -137,7 +150,6 @@ pub fn decode(
                     format!("\"{}\"", entry.ts),
                 )
             })?;
-            let ts = Timestamp::from_millis((ns / 1_000_000) as i64);
             let mut labels = Arc::clone(&labels);
             for (k, v) in entry.meta.into_iter().flatten() {
                 if let Some(v) = v.as_str() {
@@ -146,7 +158,7 @@ pub fn decode(
             }
             index += 1;
             out.push(LogRecord {
-                source: Arc::clone(&src),
+                source: Arc::clone(src),
                 line: index,
                 timestamp: Some(ts),
                 service: service.clone(),
@@ -156,8 +168,19 @@ pub fn decode(
             });
         }
     }
-    report.records += out.len() as u64;
-    Ok(sort_by_time(out))
+    Ok(out)
+}
+
+/// A Loki nanosecond timestamp (a decimal string) as a [`Timestamp`] in milliseconds; `None`
+/// when it is not an integer. Plain digits that fit in `i64` skip the general parser.
+pub(super) fn parse_ns(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let ns: i128 = if !b.is_empty() && b.len() <= 18 && b.iter().all(u8::is_ascii_digit) {
+        i128::from(b.iter().fold(0i64, |acc, &c| acc * 10 + i64::from(c - b'0')))
+    } else {
+        text.parse().ok()?
+    };
+    Some(Timestamp::from_millis((ns / 1_000_000) as i64))
 }
 
 /// Orders records by time, ties in input order: sorts small `(time, index)` keys and then
@@ -206,6 +229,57 @@ mod tests {
         assert_eq!(l[1].timestamp.unwrap().as_millis(), 1_700_000_000_500);
         assert_eq!(l[1].service.as_deref(), Some("cart"));
         assert_eq!(l[1].level, Some(Severity::Error));
+    }
+
+    /// The one-pass reader gives what the typed reader gives, on bodies with metadata,
+    /// escapes, extra keys, either key order and service labels; and hands anything it does not
+    /// accept to the typed reader.
+    #[test]
+    fn one_pass_reader_agrees_with_the_typed_reader() {
+        use std::sync::Arc;
+
+        use proptest::prelude::*;
+        let entry = (0u64..3_000_000_000_000_000_000, "[a-z\"\\\\ é]{0,12}", proptest::option::of("[a-z]{1,4}"))
+            .prop_map(|(ns, line, meta)| {
+                let line = serde_json::to_string(&line).unwrap();
+                match meta {
+                    Some(m) => format!("[\"{ns}\",{line},{{\"trace_id\":\"{m}\",\"n\":1}}]"),
+                    None => format!("[\"{ns}\",{line}]"),
+                }
+            });
+        let stream = (proptest::collection::vec(entry, 0..6), "[a-z]{1,3}", any::<bool>(), any::<bool>()).prop_map(
+            |(values, app, values_first, extra)| {
+                let labels = format!("\"stream\":{{\"app\":\"{app}\",\"level\":\"warn\"}}");
+                let values = format!("\"values\":[{}]", values.join(","));
+                let extra = if extra { ",\"x\":{\"y\":[1,2]}" } else { "" };
+                if values_first {
+                    format!("{{{values},{labels}{extra}}}")
+                } else {
+                    format!("{{{labels},{values}{extra}}}")
+                }
+            },
+        );
+        proptest!(|(streams in proptest::collection::vec(stream, 0..4), label in proptest::option::of(Just("app")))| {
+            let j = format!(
+                "{{\"data\":{{\"result\":[{}],\"resultType\":\"streams\",\"stats\":{{}}}},\"status\":\"success\"}}",
+                streams.join(",")
+            );
+            let src: Arc<str> = "l.json".into();
+            let fast = super::super::loki_stream::read(j.as_bytes(), &src, label);
+            let typed = super::read_typed("l.json", j.as_bytes(), &src, label).unwrap();
+            prop_assert_eq!(fast, Some(typed));
+        });
+        // bodies it does not take: the typed reader reports them
+        let src: Arc<str> = "l.json".into();
+        for bad in [
+            r#"{"status":"error","data":{"resultType":"streams","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[{"values":[["x","a"]]}]}}"#,
+            r#"{"status":"success","status":"success","data":{"resultType":"streams","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[]}} trailing"#,
+        ] {
+            assert_eq!(super::super::loki_stream::read(bad.as_bytes(), &src, None), None, "{bad}");
+        }
     }
 
     /// Interleaved streams come out in time order, ties in input order, nothing lost.

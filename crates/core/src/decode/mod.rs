@@ -22,6 +22,7 @@ pub mod github;
 pub mod jsonl;
 pub mod k8s_events;
 pub mod loki;
+mod loki_stream;
 pub mod markdown;
 pub mod openmetrics;
 pub mod pagerduty;

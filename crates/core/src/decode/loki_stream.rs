@@ -1,0 +1,205 @@
+//! The one-pass reader behind [`super::loki::decode`]: entries become [`LogRecord`]s as the
+//! JSON is read, with no intermediate list of entries (a million-line body would otherwise
+//! hold a second copy of its index in memory). It answers only for well-formed bodies; on
+//! anything else it gives up, and the typed reader runs to report the error with its path.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserializer;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::loki::{Entry, parse_ns};
+use crate::labels::Labels;
+use crate::log::{LogRecord, Severity};
+
+/// Each seed hands itself to the deserializer as the visitor of a map or a sequence.
+macro_rules! seed {
+    ($($name:ident => $value:ty, $method:ident;)*) => {$(
+        impl<'de> DeserializeSeed<'de> for $name<'_, '_> {
+            type Value = $value;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<$value, D::Error> {
+                d.$method(self)
+            }
+        }
+    )*};
+}
+
+seed! {
+    BodySeed => bool, deserialize_map;
+    DataSeed => bool, deserialize_map;
+    StreamsSeed => (), deserialize_seq;
+    StreamSeed => (), deserialize_map;
+    ValuesSeed => (), deserialize_seq;
+}
+
+/// Where records go while the body is read.
+struct Sink<'o> {
+    src: Arc<str>,
+    service_label: Option<&'o str>,
+    out: Vec<LogRecord>,
+    /// Structured metadata of entries that carry it: (record index, labels to add).
+    meta: Vec<(usize, BTreeMap<String, serde_json::Value>)>,
+    blank: Arc<Labels>,
+}
+
+/// Reads a whole Loki streams body into records in file order (`line` is the 1-based entry
+/// index). `None` when the body is not a well-formed `success` / `streams` response; the
+/// caller then reads it with the typed reader, which names what is wrong and where.
+pub(super) fn read(bytes: &[u8], src: &Arc<str>, service_label: Option<&str>) -> Option<Vec<LogRecord>> {
+    let mut sink =
+        Sink { src: Arc::clone(src), service_label, out: Vec::new(), meta: Vec::new(), blank: Arc::new(Labels::new()) };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let ok = BodySeed(&mut sink).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    ok.then_some(sink.out)
+}
+
+/// The top-level object; yields whether `status` is `success` and `data.resultType` is
+/// `streams`.
+struct BodySeed<'s, 'o>(&'s mut Sink<'o>);
+
+impl<'de> Visitor<'de> for BodySeed<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Loki query_range body")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let (mut status, mut streams) = (None, None);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "status" if status.is_none() => status = Some(map.next_value::<Cow<'de, str>>()?),
+                "data" if streams.is_none() => streams = Some(map.next_value_seed(DataSeed(&mut *self.0))?),
+                "status" | "data" => return Err(A::Error::custom("duplicate key")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(status.as_deref() == Some("success") && streams == Some(true))
+    }
+}
+
+/// `data`: yields whether `resultType` is `streams` (and `result` was read).
+struct DataSeed<'s, 'o>(&'s mut Sink<'o>);
+
+impl<'de> Visitor<'de> for DataSeed<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a data object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let (mut kind, mut read) = (None, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "resultType" if kind.is_none() => kind = Some(map.next_value::<Cow<'de, str>>()?),
+                "result" if !read => {
+                    map.next_value_seed(StreamsSeed(&mut *self.0))?;
+                    read = true;
+                }
+                "resultType" | "result" => return Err(A::Error::custom("duplicate key")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(read && kind.as_deref() == Some("streams"))
+    }
+}
+
+/// `result`: the array of streams.
+struct StreamsSeed<'s, 'o>(&'s mut Sink<'o>);
+
+impl<'de> Visitor<'de> for StreamsSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of streams")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(StreamSeed(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// One stream: its labels and its entries, in either key order.
+struct StreamSeed<'s, 'o>(&'s mut Sink<'o>);
+
+impl<'de> Visitor<'de> for StreamSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a stream object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let sink = self.0;
+        let start = sink.out.len();
+        let meta_start = sink.meta.len();
+        let (mut stream, mut read) = (None, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match key.as_ref() {
+                "stream" if stream.is_none() => stream = Some(map.next_value::<BTreeMap<String, String>>()?),
+                "values" if !read => {
+                    map.next_value_seed(ValuesSeed(&mut *sink))?;
+                    read = true;
+                }
+                "stream" | "values" => return Err(A::Error::custom("duplicate key")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        // the stream's labels are known only now: give them to its records
+        let labels: Arc<Labels> = Arc::new(stream.unwrap_or_default().into_iter().collect());
+        let service: Option<Arc<str>> = labels.service(sink.service_label).map(Arc::from);
+        let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
+        for r in sink.out.get_mut(start..).unwrap_or_default() {
+            r.labels = Arc::clone(&labels);
+            r.service.clone_from(&service);
+            r.level = level;
+        }
+        for (i, meta) in sink.meta.drain(meta_start..) {
+            if let Some(r) = sink.out.get_mut(i) {
+                for (k, v) in meta {
+                    if let Some(v) = v.as_str() {
+                        Arc::make_mut(&mut r.labels).insert(k, v);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `values`: the entries, each turned into a record as it is read.
+struct ValuesSeed<'s, 'o>(&'s mut Sink<'o>);
+
+impl<'de> Visitor<'de> for ValuesSeed<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of entries")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let sink = self.0;
+        if let Some(n) = seq.size_hint() {
+            sink.out.reserve(n);
+        }
+        while let Some(entry) = seq.next_element::<Entry<'de>>()? {
+            let ts = parse_ns(&entry.ts).ok_or_else(|| A::Error::custom("bad timestamp"))?;
+            let at = sink.out.len();
+            if let Some(meta) = entry.meta {
+                sink.meta.push((at, meta));
+            }
+            sink.out.push(LogRecord {
+                source: Arc::clone(&sink.src),
+                line: at as u64 + 1,
+                timestamp: Some(ts),
+                service: None,
+                level: None,
+                labels: Arc::clone(&sink.blank),
+                message: entry.line.into_owned(),
+            });
+        }
+        Ok(())
+    }
+}
