@@ -206,7 +206,7 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
     }
     // explanatory power: of two about equally anomalous roots, the one that accounts for more
     // of the other anomalies is preferred
-    let counts = explained_counts(services);
+    let counts = explained_counts(services, &by_name);
     for (s, c) in services.iter_mut().zip(counts) {
         if s.explained_by.is_none() {
             s.explains = c;
@@ -232,23 +232,19 @@ fn explain(data: &IncidentData, services: &mut [ServiceScore], tolerance_ms: i64
 }
 
 /// For each service, how many anomalous services' `explained_by` chains end at it (a chain
-/// that loops is followed at most once around).
-fn explained_counts(services: &[ServiceScore]) -> Vec<usize> {
-    let by_name: BTreeMap<&str, usize> = services.iter().enumerate().map(|(i, s)| (s.service.as_str(), i)).collect();
+/// that loops is followed at most once around). `by_name` indexes `services` by name.
+fn explained_counts(services: &[ServiceScore], by_name: &BTreeMap<String, usize>) -> Vec<usize> {
+    let next = |i: usize| services.get(i)?.explained_by.as_deref().and_then(|n| by_name.get(n)).copied();
     let mut counts = vec![0usize; services.len()];
-    for s in services.iter().filter(|s| s.anomalous) {
-        let mut at = s;
-        let mut hops = 0;
-        while let Some(next) = at.explained_by.as_deref().and_then(|n| by_name.get(n)).and_then(|&j| services.get(j)) {
-            at = next;
-            hops += 1;
-            if hops > services.len() {
-                break;
+    for i in (0..services.len()).filter(|&i| services.get(i).is_some_and(|s| s.anomalous)) {
+        let Some(mut at) = next(i) else { continue };
+        for _ in 0..services.len() {
+            match next(at) {
+                Some(j) => at = j,
+                None => break,
             }
         }
-        if hops > 0
-            && let Some(c) = by_name.get(at.service.as_str()).and_then(|&j| counts.get_mut(j))
-        {
+        if let Some(c) = counts.get_mut(at) {
             *c += 1;
         }
     }
