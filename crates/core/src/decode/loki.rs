@@ -138,9 +138,7 @@ fn read_typed(source: &str, bytes: &[u8], src: &Arc<str>, service_label: Option<
     let mut out = Vec::with_capacity(streams.iter().map(|s| s.values.len()).sum());
     let mut index = 0u64;
     for (si, s) in streams.into_iter().enumerate() {
-        let labels: Arc<Labels> = Arc::new(s.stream.into_iter().collect());
-        let service: Option<Arc<str>> = labels.service(service_label).map(Arc::from);
-        let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
+        let (labels, service, level) = stream_labels(s.stream, service_label);
         for (vi, entry) in s.values.into_iter().enumerate() {
             let ts = parse_ns(&entry.ts).ok_or_else(|| {
                 Error::decode(
@@ -151,10 +149,8 @@ fn read_typed(source: &str, bytes: &[u8], src: &Arc<str>, service_label: Option<
                 )
             })?;
             let mut labels = Arc::clone(&labels);
-            for (k, v) in entry.meta.into_iter().flatten() {
-                if let Some(v) = v.as_str() {
-                    Arc::make_mut(&mut labels).insert(k, v);
-                }
+            if let Some(meta) = entry.meta {
+                add_meta(&mut labels, meta);
             }
             index += 1;
             out.push(LogRecord {
@@ -169,6 +165,26 @@ fn read_typed(source: &str, bytes: &[u8], src: &Arc<str>, service_label: Option<
         }
     }
     Ok(out)
+}
+
+/// A stream's labels, with the service and the severity they name.
+pub(super) fn stream_labels(
+    stream: BTreeMap<String, String>,
+    service_label: Option<&str>,
+) -> (Arc<Labels>, Option<Arc<str>>, Option<Severity>) {
+    let labels: Arc<Labels> = Arc::new(stream.into_iter().collect());
+    let service = labels.service(service_label).map(Arc::from);
+    let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
+    (labels, service, level)
+}
+
+/// Adds an entry's structured metadata to its labels (string values only).
+pub(super) fn add_meta(labels: &mut Arc<Labels>, meta: BTreeMap<String, serde_json::Value>) {
+    for (k, v) in meta {
+        if let Some(v) = v.as_str() {
+            Arc::make_mut(labels).insert(k, v);
+        }
+    }
 }
 
 /// A Loki nanosecond timestamp (a decimal string) as a [`Timestamp`] in milliseconds; `None`

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use serde::Deserializer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::loki::{Entry, parse_ns};
+use super::loki::{Entry, add_meta, parse_ns, stream_labels};
 use crate::labels::Labels;
-use crate::log::{LogRecord, Severity};
+use crate::log::LogRecord;
 
 /// Each seed hands itself to the deserializer as the visitor of a map or a sequence.
 macro_rules! seed {
@@ -150,9 +150,7 @@ impl<'de> Visitor<'de> for StreamSeed<'_, '_> {
             }
         }
         // the stream's labels are known only now: give them to its records
-        let labels: Arc<Labels> = Arc::new(stream.unwrap_or_default().into_iter().collect());
-        let service: Option<Arc<str>> = labels.service(sink.service_label).map(Arc::from);
-        let level = labels.get("level").or_else(|| labels.get("detected_level")).and_then(Severity::parse);
+        let (labels, service, level) = stream_labels(stream.unwrap_or_default(), sink.service_label);
         for r in sink.out.get_mut(start..).unwrap_or_default() {
             r.labels = Arc::clone(&labels);
             r.service.clone_from(&service);
@@ -160,11 +158,7 @@ impl<'de> Visitor<'de> for StreamSeed<'_, '_> {
         }
         for (i, meta) in sink.meta.drain(meta_start..) {
             if let Some(r) = sink.out.get_mut(i) {
-                for (k, v) in meta {
-                    if let Some(v) = v.as_str() {
-                        Arc::make_mut(&mut r.labels).insert(k, v);
-                    }
-                }
+                add_meta(&mut r.labels, meta);
             }
         }
         Ok(())
