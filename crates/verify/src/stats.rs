@@ -828,6 +828,12 @@ pub fn mann_whitney_sorted_with(
 mod tests {
     use super::*;
 
+    /// Integer draws sorted and scaled: samples with exact ties at any scale.
+    fn sorted_scaled(mut v: Vec<i32>, scale: f64) -> Vec<f64> {
+        v.sort_unstable();
+        v.into_iter().map(|x| f64::from(x) * scale).collect()
+    }
+
     #[test]
     fn normal_functions_round_trip() {
         for p in [1e-12, 1e-6, 0.01, 0.02425, 0.1, 0.5, 0.9, 0.975, 0.99, 1.0 - 1e-9] {
@@ -867,14 +873,11 @@ mod tests {
         /// The two-pointer pass agrees with ranking the pooled sample, ties included.
         #[test]
         fn w_and_ties_match_ranks(
-            mut x in proptest::collection::vec(0i32..8, 1..30),
-            mut y in proptest::collection::vec(0i32..8, 1..30),
+            x in proptest::collection::vec(0i32..8, 1..30),
+            y in proptest::collection::vec(0i32..8, 1..30),
             d in -3i32..3,
         ) {
-            x.sort_unstable();
-            y.sort_unstable();
-            let xf: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+            let (xf, yf) = (sorted_scaled(x.clone(), 1.0), sorted_scaled(y.clone(), 1.0));
             let (w, ties) = w_and_ties(&xf, &yf, f64::from(d), self_ties(&xf), self_ties(&yf));
             let brute: f64 = x
                 .iter()
@@ -955,15 +958,12 @@ mod tests {
         /// The four-lane merge counts what pairwise comparison counts, and sees every equality.
         #[test]
         fn below_count_matches_brute_force(
-            mut x in proptest::collection::vec(-50i32..50, 0..200),
-            mut y in proptest::collection::vec(-50i32..50, 0..200),
+            x in proptest::collection::vec(-50i32..50, 0..200),
+            y in proptest::collection::vec(-50i32..50, 0..200),
             scale in proptest::sample::select(vec![1.0, 0.37, 1e-3]),
             d in -60i32..60,
         ) {
-            x.sort_unstable();
-            y.sort_unstable();
-            let xf: Vec<f64> = x.iter().map(|&v| f64::from(v) * scale).collect();
-            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v) * scale).collect();
+            let (xf, yf) = (sorted_scaled(x, scale), sorted_scaled(y, scale));
             let d = f64::from(d) * scale;
             let (below, equal) = below_count(&xf, &yf, d);
             let brute = xf.iter().map(|a| yf.iter().filter(|&&b| b < a - d).count() as u64).sum::<u64>();
@@ -978,16 +978,13 @@ mod tests {
         /// whenever one of the shifts has one.
         #[test]
         fn below_counts_match_single_merges(
-            mut x in proptest::collection::vec(-50i32..50, 0..200),
-            mut y in proptest::collection::vec(-50i32..50, 0..200),
+            x in proptest::collection::vec(-50i32..50, 0..200),
+            y in proptest::collection::vec(-50i32..50, 0..200),
             scale in proptest::sample::select(vec![1.0, 0.37, 1e-3]),
             ds in proptest::array::uniform4(-60i32..60),
             halves in proptest::array::uniform4(proptest::bool::ANY),
         ) {
-            x.sort_unstable();
-            y.sort_unstable();
-            let xf: Vec<f64> = x.iter().map(|&v| f64::from(v) * scale).collect();
-            let yf: Vec<f64> = y.iter().map(|&v| f64::from(v) * scale).collect();
+            let (xf, yf) = (sorted_scaled(x, scale), sorted_scaled(y, scale));
             // half-step shifts fall between the values: no equalities there
             let ds = std::array::from_fn::<f64, 4, _>(|k| {
                 let d = f64::from(ds.get(k).copied().unwrap_or(0));
