@@ -834,6 +834,15 @@ mod tests {
         v.into_iter().map(|x| f64::from(x) * scale).collect()
     }
 
+    /// Two sorted samples of up to 200 values in -50..50, scaled by 1, 0.37 or 1e-3, and the
+    /// scale (shifts are drawn as integers and scaled alike).
+    fn tied_samples() -> impl proptest::strategy::Strategy<Value = (Vec<f64>, Vec<f64>, f64)> {
+        use proptest::strategy::Strategy;
+        let side = || proptest::collection::vec(-50i32..50, 0..200);
+        (side(), side(), proptest::sample::select(vec![1.0, 0.37, 1e-3]))
+            .prop_map(|(x, y, scale)| (sorted_scaled(x, scale), sorted_scaled(y, scale), scale))
+    }
+
     #[test]
     fn normal_functions_round_trip() {
         for p in [1e-12, 1e-6, 0.01, 0.02425, 0.1, 0.5, 0.9, 0.975, 0.99, 1.0 - 1e-9] {
@@ -958,12 +967,9 @@ mod tests {
         /// The four-lane merge counts what pairwise comparison counts, and sees every equality.
         #[test]
         fn below_count_matches_brute_force(
-            x in proptest::collection::vec(-50i32..50, 0..200),
-            y in proptest::collection::vec(-50i32..50, 0..200),
-            scale in proptest::sample::select(vec![1.0, 0.37, 1e-3]),
+            (xf, yf, scale) in tied_samples(),
             d in -60i32..60,
         ) {
-            let (xf, yf) = (sorted_scaled(x, scale), sorted_scaled(y, scale));
             let d = f64::from(d) * scale;
             let (below, equal) = below_count(&xf, &yf, d);
             let brute = xf.iter().map(|a| yf.iter().filter(|&&b| b < a - d).count() as u64).sum::<u64>();
@@ -978,13 +984,10 @@ mod tests {
         /// whenever one of the shifts has one.
         #[test]
         fn below_counts_match_single_merges(
-            x in proptest::collection::vec(-50i32..50, 0..200),
-            y in proptest::collection::vec(-50i32..50, 0..200),
-            scale in proptest::sample::select(vec![1.0, 0.37, 1e-3]),
+            (xf, yf, scale) in tied_samples(),
             ds in proptest::array::uniform4(-60i32..60),
             halves in proptest::array::uniform4(proptest::bool::ANY),
         ) {
-            let (xf, yf) = (sorted_scaled(x, scale), sorted_scaled(y, scale));
             // half-step shifts fall between the values: no equalities there
             let ds = std::array::from_fn::<f64, 4, _>(|k| {
                 let d = f64::from(ds.get(k).copied().unwrap_or(0));
