@@ -10,7 +10,8 @@
 //!    spikes, whatever the autocorrelation of the series,
 //! 4. turns each of these statistics into a tail probability against the series' own history of
 //!    that statistic (a decayed log-scale histogram with an exponential tail), and takes the
-//!    smallest, Bonferroni-corrected, together with a value-range novelty term; calibrating each
+//!    smallest, Bonferroni-corrected, together with a value-range novelty term (a new extreme
+//!    measured in units of how far the series' own tail reaches, see [`super::range`]); calibrating each
 //!    time scale on its own history is what makes scores comparable across series, and
 //! 5. reports a sustained excursion once, at its onset: while an event is open, scores are
 //!    damped unless the excursion becomes much rarer than the one that opened it.
