@@ -97,7 +97,7 @@ impl RangeTracker {
 mod tests {
     use super::*;
 
-    /// A tracker fed `n` seeded values, a share `heavy` of which come from a long right tail.
+    /// A tracker fed 50,000 seeded values, a share `heavy` of which come from a long right tail.
     fn tracker(heavy: f64) -> RangeTracker {
         let mut r = RangeTracker::new();
         let mut s = 7u64;
