@@ -292,6 +292,8 @@ mod tests {
             r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
             r#"{"status":"success","data":{"resultType":"streams","result":[{"values":[["x","a"]]}]}}"#,
             r#"{"status":"success","status":"success","data":{"resultType":"streams","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","resultType":"streams","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[{"values":[],"values":[]}]}}"#,
             r#"{"status":"success","data":{"resultType":"streams","result":[]}} trailing"#,
         ] {
             assert_eq!(super::super::loki_stream::read(bad.as_bytes(), &src, None), None, "{bad}");

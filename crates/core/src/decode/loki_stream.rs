@@ -57,6 +57,31 @@ pub(super) fn read(bytes: &[u8], src: &Arc<str>, service_label: Option<&str>) ->
     ok.then_some(sink.out)
 }
 
+/// Reads a JSON object in which each of `keys` may appear at most once (a repeat is refused,
+/// as the typed reader refuses it) and any other key is skipped; `on_key(i, map)` reads the
+/// value of `keys[i]`. The one rule every level of the body follows.
+fn each_key_once<'de, A: MapAccess<'de>, const N: usize>(
+    mut map: A,
+    keys: [&str; N],
+    mut on_key: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    let mut seen = [false; N];
+    while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        match keys.iter().position(|k| *k == key.as_ref()) {
+            Some(i) => {
+                if seen.get_mut(i).is_some_and(|s| std::mem::replace(s, true)) {
+                    return Err(A::Error::custom("duplicate key"));
+                }
+                on_key(i, &mut map)?;
+            }
+            None => {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The top-level object; yields whether `status` is `success` and `data.resultType` is
 /// `streams`.
 struct BodySeed<'s, 'o>(&'s mut Sink<'o>);
@@ -66,18 +91,16 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Loki query_range body")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
         let (mut status, mut streams) = (None, None);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "status" if status.is_none() => status = Some(map.next_value::<Cow<'de, str>>()?),
-                "data" if streams.is_none() => streams = Some(map.next_value_seed(DataSeed(&mut *self.0))?),
-                "status" | "data" => return Err(A::Error::custom("duplicate key")),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        each_key_once(map, ["status", "data"], |i, map| {
+            if i == 0 {
+                status = Some(map.next_value::<Cow<'de, str>>()?);
+            } else {
+                streams = Some(map.next_value_seed(DataSeed(&mut *self.0))?);
             }
-        }
+            Ok(())
+        })?;
         Ok(status.as_deref() == Some("success") && streams == Some(true))
     }
 }
@@ -90,21 +113,17 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a data object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
         let (mut kind, mut read) = (None, false);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "resultType" if kind.is_none() => kind = Some(map.next_value::<Cow<'de, str>>()?),
-                "result" if !read => {
-                    map.next_value_seed(StreamsSeed(&mut *self.0))?;
-                    read = true;
-                }
-                "resultType" | "result" => return Err(A::Error::custom("duplicate key")),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        each_key_once(map, ["resultType", "result"], |i, map| {
+            if i == 0 {
+                kind = Some(map.next_value::<Cow<'de, str>>()?);
+            } else {
+                map.next_value_seed(StreamsSeed(&mut *self.0))?;
+                read = true;
             }
-        }
+            Ok(())
+        })?;
         Ok(read && kind.as_deref() == Some("streams"))
     }
 }
@@ -131,24 +150,19 @@ impl<'de> Visitor<'de> for StreamSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a stream object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
         let sink = self.0;
         let start = sink.out.len();
         let meta_start = sink.meta.len();
-        let (mut stream, mut read) = (None, false);
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
-                "stream" if stream.is_none() => stream = Some(map.next_value::<BTreeMap<String, String>>()?),
-                "values" if !read => {
-                    map.next_value_seed(ValuesSeed(&mut *sink))?;
-                    read = true;
-                }
-                "stream" | "values" => return Err(A::Error::custom("duplicate key")),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        let mut stream = None;
+        each_key_once(map, ["stream", "values"], |i, map| {
+            if i == 0 {
+                stream = Some(map.next_value::<BTreeMap<String, String>>()?);
+            } else {
+                map.next_value_seed(ValuesSeed(&mut *sink))?;
             }
-        }
+            Ok(())
+        })?;
         // the stream's labels are known only now: give them to its records
         let (labels, service, level) = stream_labels(stream.unwrap_or_default(), sink.service_label);
         for r in sink.out.get_mut(start..).unwrap_or_default() {
