@@ -161,6 +161,10 @@ fn detect_series_keeps_every_row_in_order() {
         let spike: f64 = rows[301].rsplit_once(',').unwrap().1.parse().unwrap();
         assert!(spike >= 0.5, "{mode}: spike scored {spike}");
         assert!(rows[401].ends_with(",0.000000"));
+        // unremarkable rows score 0.000000, never -0.000000
+        let signed: Vec<&String> =
+            rows.iter().skip(1).filter(|r| r.rsplit_once(',').unwrap().1.starts_with('-')).collect();
+        assert!(signed.is_empty(), "{mode}: {} rows with a signed score, as {:?}", signed.len(), signed.first());
     }
     std::fs::write(&input, "timestamp,value\nnot a time,1\n").unwrap();
     let r = faultlens(&["detect", "series", input.to_str().unwrap(), "--output", "/dev/null"]);

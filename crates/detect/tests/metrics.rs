@@ -15,17 +15,23 @@ fn detectors() -> Vec<Ensemble> {
     ]
 }
 
+/// A score as the contract has it: finite, in [0, 1], and never `-0.0` (which a CSV prints as
+/// `-0.000000`).
+fn in_unit(s: f64) -> bool {
+    s.is_finite() && (0.0..=1.0).contains(&s) && s.is_sign_positive()
+}
+
 /// Every detector gives one finite score in [0, 1] per point, and the same scores twice.
 fn conforms(ts: &[i64], vs: &[f64]) {
     for d in detectors() {
         let a = d.score_batch(ts, vs).unwrap();
         assert_eq!(a.len(), vs.len(), "{}", d.name());
-        assert!(a.iter().all(|s| s.is_finite() && (0.0..=1.0).contains(s)), "{}: {a:?}", d.name());
+        assert!(a.iter().all(|&s| in_unit(s)), "{}: {a:?}", d.name());
         assert_eq!(a, d.score_batch(ts, vs).unwrap(), "{} is not deterministic", d.name());
         let mut st = d.start_stream();
         for (&t, &v) in ts.iter().zip(vs) {
             let s = st.update(t, v);
-            assert!(s.is_finite() && (0.0..=1.0).contains(&s));
+            assert!(in_unit(s), "{}: {s:?}", d.name());
         }
     }
 }

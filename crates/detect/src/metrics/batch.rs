@@ -515,7 +515,7 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
         if let (Some(s), Some(e), Some(&pj), Some(t), Some(se)) =
             (result.scores.get_mut(i), result.expected.get_mut(i), p.get(j), expected_trend.get(j), seasonal.get(j))
         {
-            *s = (-pj.log10() / config.score_decades).clamp(0.0, 1.0);
+            *s = super::tail::score_of_ln_p(pj.ln(), config.score_decades);
             *e = t + se + med;
         }
     }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
-use super::tail::{RarityHistogram, Stat, fast_ln, unit_growth};
+use super::tail::{RarityHistogram, Stat, fast_ln, score_of_ln_p, unit_growth};
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,7 +231,7 @@ impl StreamState {
 
         // alarm handling: one reported onset per sustained excursion
         let (p_out, onset) = if scored { self.events.step(self.n, p, &config.events) } else { (1.0, false) };
-        let score = (-fast_ln(p_out) / std::f64::consts::LN_10 / config.score_decades).clamp(0.0, 1.0);
+        let score = score_of_ln_p(fast_ln(p_out), config.score_decades);
 
         // learn, after scoring (causal)
         let clip = 4.0 * scale;

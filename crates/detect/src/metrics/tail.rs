@@ -53,6 +53,16 @@ pub(crate) fn fast_ln_1p(x: f64) -> f64 {
     fast_ln(1.0 + x.max(0.0))
 }
 
+/// The anomaly score of a tail probability given by its natural log: `-log10(p) / decades`,
+/// in `[0, 1]`. A probability of one or more (`ln_p >= 0`), and NaN, score exactly `+0.0`,
+/// not `-0.0` (which `-ln_p / ...` would give at `p = 1` and a CSV would print as
+/// `-0.000000`).
+#[must_use]
+pub(crate) fn score_of_ln_p(ln_p: f64, decades: f64) -> f64 {
+    let s = -ln_p / std::f64::consts::LN_10 / decades;
+    if s > 0.0 { s.min(1.0) } else { 0.0 }
+}
+
 /// `ln(y)` for `y > 0`, to about 1e-12 absolute: the exponent from the bits, a table of `ln`
 /// at 128 points of the mantissa, and a short series for the remainder. Pure arithmetic (no
 /// division, no libm), so it gives the same bits everywhere, and several times cheaper than
