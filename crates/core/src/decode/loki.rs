@@ -294,6 +294,9 @@ mod tests {
             r#"{"status":"success","status":"success","data":{"resultType":"streams","result":[]}}"#,
             r#"{"status":"success","data":{"resultType":"streams","resultType":"streams","result":[]}}"#,
             r#"{"status":"success","data":{"resultType":"streams","result":[{"values":[],"values":[]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[]},"data":{"resultType":"streams","result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[],"result":[]}}"#,
+            r#"{"status":"success","data":{"resultType":"streams","result":[{"stream":{},"stream":{},"values":[]}]}}"#,
             r#"{"status":"success","data":{"resultType":"streams","result":[]}} trailing"#,
         ] {
             assert_eq!(super::super::loki_stream::read(bad.as_bytes(), &src, None), None, "{bad}");

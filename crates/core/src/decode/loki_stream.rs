@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Deserializer;
 use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::loki::{Entry, add_meta, parse_ns, stream_labels};
 use crate::labels::Labels;
@@ -57,29 +57,34 @@ pub(super) fn read(bytes: &[u8], src: &Arc<str>, service_label: Option<&str>) ->
     ok.then_some(sink.out)
 }
 
-/// Reads a JSON object in which each of `keys` may appear at most once (a repeat is refused,
-/// as the typed reader refuses it) and any other key is skipped; `on_key(i, map)` reads the
-/// value of `keys[i]`. The one rule every level of the body follows.
-fn each_key_once<'de, A: MapAccess<'de>, const N: usize>(
+/// What an object of two named keys held: each key's value, `None` where it was absent.
+type TwoKeys<A, B> = (Option<A>, Option<B>);
+
+/// Reads a JSON object with two named keys, the first read as a `T` and the second through
+/// `seed`; each may appear at most once (a repeat is refused, as the typed reader refuses it)
+/// and any other key is skipped. The one rule every level of the body follows: `status` and
+/// `data`, `resultType` and `result`, `stream` and `values`.
+fn two_keys<'de, A: MapAccess<'de>, T: Deserialize<'de>, S: DeserializeSeed<'de>>(
     mut map: A,
-    keys: [&str; N],
-    mut on_key: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
-) -> Result<(), A::Error> {
-    let mut seen = [false; N];
+    [first_key, second_key]: [&str; 2],
+    seed: S,
+) -> Result<TwoKeys<T, S::Value>, A::Error> {
+    let (mut first, mut second, mut seed) = (None, None, Some(seed));
     while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-        match keys.iter().position(|k| *k == key.as_ref()) {
-            Some(i) => {
-                if seen.get_mut(i).is_some_and(|s| std::mem::replace(s, true)) {
-                    return Err(A::Error::custom("duplicate key"));
-                }
-                on_key(i, &mut map)?;
+        if key == first_key {
+            if first.is_some() {
+                return Err(A::Error::custom("duplicate key"));
             }
-            None => {
-                map.next_value::<IgnoredAny>()?;
-            }
+            first = Some(map.next_value::<T>()?);
+        } else if key == second_key {
+            // the seed is used up by the first `second_key`: a second one is a repeat
+            let seed = seed.take().ok_or_else(|| A::Error::custom("duplicate key"))?;
+            second = Some(map.next_value_seed(seed)?);
+        } else {
+            map.next_value::<IgnoredAny>()?;
         }
     }
-    Ok(())
+    Ok((first, second))
 }
 
 /// The top-level object; yields whether `status` is `success` and `data.resultType` is
@@ -92,15 +97,7 @@ impl<'de> Visitor<'de> for BodySeed<'_, '_> {
         f.write_str("a Loki query_range body")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        let (mut status, mut streams) = (None, None);
-        each_key_once(map, ["status", "data"], |i, map| {
-            if i == 0 {
-                status = Some(map.next_value::<Cow<'de, str>>()?);
-            } else {
-                streams = Some(map.next_value_seed(DataSeed(&mut *self.0))?);
-            }
-            Ok(())
-        })?;
+        let (status, streams) = two_keys::<_, Cow<'de, str>, _>(map, ["status", "data"], DataSeed(self.0))?;
         Ok(status.as_deref() == Some("success") && streams == Some(true))
     }
 }
@@ -114,17 +111,8 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
         f.write_str("a data object")
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        let (mut kind, mut read) = (None, false);
-        each_key_once(map, ["resultType", "result"], |i, map| {
-            if i == 0 {
-                kind = Some(map.next_value::<Cow<'de, str>>()?);
-            } else {
-                map.next_value_seed(StreamsSeed(&mut *self.0))?;
-                read = true;
-            }
-            Ok(())
-        })?;
-        Ok(read && kind.as_deref() == Some("streams"))
+        let (kind, read) = two_keys::<_, Cow<'de, str>, _>(map, ["resultType", "result"], StreamsSeed(self.0))?;
+        Ok(read.is_some() && kind.as_deref() == Some("streams"))
     }
 }
 
@@ -154,15 +142,8 @@ impl<'de> Visitor<'de> for StreamSeed<'_, '_> {
         let sink = self.0;
         let start = sink.out.len();
         let meta_start = sink.meta.len();
-        let mut stream = None;
-        each_key_once(map, ["stream", "values"], |i, map| {
-            if i == 0 {
-                stream = Some(map.next_value::<BTreeMap<String, String>>()?);
-            } else {
-                map.next_value_seed(ValuesSeed(&mut *sink))?;
-            }
-            Ok(())
-        })?;
+        let (stream, _) =
+            two_keys::<_, BTreeMap<String, String>, _>(map, ["stream", "values"], ValuesSeed(&mut *sink))?;
         // the stream's labels are known only now: give them to its records
         let (labels, service, level) = stream_labels(stream.unwrap_or_default(), sink.service_label);
         for r in sink.out.get_mut(start..).unwrap_or_default() {
