@@ -213,73 +213,34 @@ fn self_ties(v: &[f64]) -> f64 {
     ties
 }
 
-/// One branch-free merge of `xs[i..end]` (shifted by `-d`) into `ys[j..]`: adds, per `x`, the
-/// control values below `x - d`; notes whether one equals it. Returns the positions reached.
-#[derive(Debug, Clone, Copy)]
-struct Lane {
-    i: usize,
-    end: usize,
-    j: usize,
-    below: u64,
-    equal: bool,
-}
-
-impl Lane {
-    /// One step; `false` when the lane is done (its values used up, or the control's).
-    #[inline(always)]
-    fn step(&mut self, xs: &[f64], ys: &[f64], d: f64) -> bool {
-        let (Some(&x), Some(&y)) = (xs.get(self.i).filter(|_| self.i < self.end), ys.get(self.j)) else {
-            return false;
-        };
-        let v = x - d;
-        let lt = y < v;
-        self.equal |= y == v;
-        self.j += usize::from(lt);
-        self.i += usize::from(!lt);
-        self.below += if lt { 0 } else { self.j as u64 };
-        true
-    }
-
-    /// Runs the lane out; experiment values left when the control is used up are above all of
-    /// it.
-    fn finish(&mut self, xs: &[f64], ys: &[f64], d: f64) {
-        while self.step(xs, ys, d) {}
-        if self.i < self.end {
-            self.below += (self.end - self.i) as u64 * ys.len() as u64;
-            self.i = self.end;
-        }
-    }
-}
-
-/// `sum over x of #{y < x - d}`, and whether some control value equals some `x - d`: four
-/// merges over quarters of the experiment, run side by side (one merge is a chain of
-/// dependent loads and compares; four independent chains keep the processor busy), each lane
-/// starting where the single merge would be.
+/// `sum over x of #{y < x - d}`, and whether some control value equals some `x - d`: the
+/// experiment cut into four runs, each walked through the control by [`advance`] from where a
+/// single walk would be there, the four walks side by side (one walk is a chain of dependent
+/// loads and compares; four independent chains keep the processor busy).
 fn below_count(xs: &[f64], ys: &[f64], d: f64) -> (u64, bool) {
     const LANES: usize = 4;
-    let n = xs.len();
-    let quarter = n.div_ceil(LANES).max(1);
-    let mut lanes = [Lane { i: 0, end: 0, j: 0, below: 0, equal: false }; LANES];
-    for (k, lane) in lanes.iter_mut().enumerate() {
-        let start = (k * quarter).min(n);
-        let j = xs.get(start).map_or(ys.len(), |&x| ys.partition_point(|&y| y < x - d));
-        *lane = Lane { i: start, end: ((k + 1) * quarter).min(n), j, below: 0, equal: false };
-    }
-    let [mut a, mut b, mut c, mut e] = lanes;
-    loop {
-        let (sa, sb, sc, se) = (a.step(xs, ys, d), b.step(xs, ys, d), c.step(xs, ys, d), e.step(xs, ys, d));
-        if !(sa && sb && sc && se) {
-            break;
+    let per = xs.len() / LANES;
+    let start = |lane: usize| xs.get(lane * per).map_or(ys.len(), |&x| ys.partition_point(|&y| y < x - d));
+    let mut at: [usize; LANES] = std::array::from_fn(start);
+    let runs: [&[f64]; LANES] = std::array::from_fn(|lane| xs.get(lane * per..(lane + 1) * per).unwrap_or_default());
+    let mut below = [0u64; LANES];
+    let mut equal = false;
+    for i in 0..per {
+        for ((run, j), below) in runs.iter().zip(&mut at).zip(&mut below) {
+            if let Some(&x) = run.get(i) {
+                equal |= advance(ys, j, x - d);
+                *below += *j as u64;
+            }
         }
     }
-    let mut below = 0;
-    let mut equal = false;
-    for lane in [&mut a, &mut b, &mut c, &mut e] {
-        lane.finish(xs, ys, d);
-        below += lane.below;
-        equal |= lane.equal;
+    // the values after the last full run continue the last walk
+    let [.., mut j] = at;
+    let mut total: u64 = below.iter().sum();
+    for &x in xs.get(LANES * per..).unwrap_or_default() {
+        equal |= advance(ys, &mut j, x - d);
+        total += j as u64;
     }
-    (below, equal)
+    (total, equal)
 }
 
 /// `W` of `x - d` against `y` and the tie term `sum(t^3 - t)` of the pooled sample, by one
