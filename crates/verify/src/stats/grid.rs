@@ -58,25 +58,19 @@ struct Bounds {
 }
 
 /// The first bin of a sorted sample from `origin` in steps of `1 / inv_h`, and its values in
-/// bins up to each bin from there. One store per value (the last value of a bin leaves its
-/// count), then empty bins take the count before them.
-fn cumulative_counts(sorted: &[f64], origin: f64, inv_h: f64, cum: &mut Vec<u32>) -> i64 {
+/// each bin from there.
+fn counts(sorted: &[f64], origin: f64, inv_h: f64, counts: &mut Vec<u32>) -> i64 {
     let bin = |v: f64| ((v - origin) * inv_h) as i64;
-    cum.clear();
+    counts.clear();
     let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
         return 0;
     };
     let b0 = bin(first);
-    cum.resize(usize::try_from(bin(last) - b0 + 1).unwrap_or(0), 0);
-    for (i, &v) in sorted.iter().enumerate() {
-        if let Some(c) = usize::try_from(bin(v) - b0).ok().and_then(|b| cum.get_mut(b)) {
-            *c = u32::try_from(i + 1).unwrap_or(u32::MAX);
+    counts.resize(usize::try_from(bin(last) - b0 + 1).unwrap_or(0), 0);
+    for &v in sorted {
+        if let Some(c) = usize::try_from(bin(v) - b0).ok().and_then(|b| counts.get_mut(b)) {
+            *c += 1;
         }
-    }
-    let mut running = 0;
-    for c in cum.iter_mut() {
-        running = running.max(*c);
-        *c = running;
     }
     b0
 }
@@ -126,13 +120,15 @@ impl Grid {
         // the bins live in memory kept by the thread from test to test: fresh for every test,
         // the zeroed pages cost the kernel more than the counting
         let (mut cx, mut cy) = KEPT.with_borrow_mut(std::mem::take);
-        let x0 = cumulative_counts(xs, origin, inv_h, &mut cx);
-        // the experiment's counts per bin, from its cumulative counts
-        let mut before = 0;
-        for c in &mut cx {
-            (before, *c) = (*c, *c - before);
+        let x0 = counts(xs, origin, inv_h, &mut cx);
+        let y0 = counts(ys, origin, inv_h, &mut cy);
+        // the control's counts summed up to each bin (a prefix sum is a cheaper pass than
+        // writing each value's rank to its bin and carrying the largest forward)
+        let mut running = 0;
+        for c in &mut cy {
+            running += *c;
+            *c = running;
         }
-        let y0 = cumulative_counts(ys, origin, inv_h, &mut cy);
         Some(Self { h, cx, x0, cy, y0, n_y: ys.len() as u64, seen: Vec::new() })
     }
 
