@@ -904,7 +904,8 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig, work: &
     // enough data to have seen the smallest failure that matters?
     if settings.power_check && measure == EffectMeasure::MeanRatio {
         let target = if allowed_inc > 1.0 { allowed_inc } else { settings.min_detectable_ratio };
-        if let Some(needed) = needed_per_side(c, e, r.control.mean, target, alpha, settings.power)
+        let samples = [(c, r.control.mean), (e, r.experiment.mean)];
+        if let Some(needed) = needed_per_side(samples, target, alpha, settings.power)
             && needed > c.len().min(e.len())
         {
             r.classification = Classification::Insufficient;
@@ -924,15 +925,13 @@ fn classify(m: &CanaryMetric, s: &MetricSamples, settings: &JudgeConfig, work: &
 }
 
 /// Sample size per side for a two-sided test at `alpha` with `power` to detect a mean shift of
-/// `|mean| * (ratio - 1)`, from the pooled standard deviation, scaled by `π / 3` (the
-/// Mann-Whitney test's efficiency against the t-test). `None` when the effect is zero or the
-/// spread is zero or undefined.
-fn needed_per_side(c: &[f64], e: &[f64], mean: f64, ratio: f64, alpha: f64, power: f64) -> Option<usize> {
-    let var = |v: &[f64]| {
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len().max(2) - 1) as f64
-    };
-    let sd = (0.5 * (var(c) + var(e))).sqrt();
+/// `|mean| * (ratio - 1)`, where `mean` is the control's, from the pooled standard deviation,
+/// scaled by `π / 3` (the Mann-Whitney test's efficiency against the t-test). Each sample comes
+/// with its mean (the summary's, so it is not summed again). `None` when the effect is zero or
+/// the spread is zero or undefined.
+fn needed_per_side([(c, mean), (e, e_mean)]: [(&[f64], f64); 2], ratio: f64, alpha: f64, power: f64) -> Option<usize> {
+    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+    let sd = (0.5 * (var(c, mean) + var(e, e_mean))).sqrt();
     let delta = mean.abs() * (ratio - 1.0);
     if !(sd > 0.0 && delta > 0.0 && sd.is_finite()) {
         return None;
@@ -1077,10 +1076,15 @@ mod tests {
     #[test]
     fn sample_size_grows_with_noise_and_shrinks_with_effect() {
         let c: Vec<f64> = (0..50).map(|i| 100.0 + f64::from(i % 10)).collect();
-        let n1 = needed_per_side(&c, &c, 100.0, 1.1, 0.02, 0.8).unwrap();
-        let n2 = needed_per_side(&c, &c, 100.0, 1.05, 0.02, 0.8).unwrap();
+        let both = [(c.as_slice(), 104.5), (c.as_slice(), 104.5)];
+        let n1 = needed_per_side(both, 1.1, 0.02, 0.8).unwrap();
+        let n2 = needed_per_side(both, 1.05, 0.02, 0.8).unwrap();
         assert!(n2 > 3 * n1, "{n1} {n2}");
+        // twice the spread: four times the sample
+        let wide: Vec<f64> = c.iter().map(|x| 2.0 * x - 104.5).collect();
+        let n3 = needed_per_side([(c.as_slice(), 104.5), (wide.as_slice(), 104.5)], 1.1, 0.02, 0.8).unwrap();
+        assert!(n3 > 2 * n1, "{n1} {n3}");
         let flat = vec![5.0; 10];
-        assert_eq!(needed_per_side(&flat, &flat, 5.0, 1.1, 0.02, 0.8), None);
+        assert_eq!(needed_per_side([(flat.as_slice(), 5.0), (flat.as_slice(), 5.0)], 1.1, 0.02, 0.8), None);
     }
 }
