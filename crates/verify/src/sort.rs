@@ -1,8 +1,9 @@
-//! Sorting samples of doubles: a bucket pass over order-preserving integer keys, the range of
-//! the keys cut into about `n / 2` buckets, each finished by a comparison sort (a few values)
-//! or by another bucket pass (many values, as when one outlier stretches the range). Two or
-//! three passes over the data instead of a radix sort's seven or eight, or a comparison sort's
-//! `log n`.
+//! Sorting samples of doubles: the doubles turned once into order-preserving integer keys, a
+//! bucket pass over the keys (their range cut into about as many buckets as there are values),
+//! each bucket finished by insertion (a few keys) or by another bucket pass (many, as when one
+//! outlier stretches the range), and the keys turned back. Integer keys compare in one
+//! instruction, where doubles in the total order take several; two or three passes over the
+//! data instead of a radix sort's seven or eight, or a comparison sort's `log n`.
 
 /// Samples at or below this size go straight to a comparison sort.
 const SMALL: usize = 32;
@@ -12,6 +13,9 @@ const SMALL: usize = 32;
 /// get there).
 const MAX_DEPTH: u32 = 8;
 
+/// Buckets up to this size are finished by insertion.
+const SPREAD: usize = 16;
+
 /// The key of a double whose unsigned order is the total order of doubles (`f64::total_cmp`):
 /// negatives reversed below the positives.
 fn key(x: f64) -> u64 {
@@ -19,116 +23,119 @@ fn key(x: f64) -> u64 {
     if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
+/// The double whose [`key`] is `k`.
+fn from_key(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
 /// Memory a sort works in, kept between sorts: fresh buffers for every sample cost more in
 /// page faults than the sort itself.
 #[derive(Debug, Default)]
 pub(crate) struct SortBuffers {
-    scratch: Vec<f64>,
-    starts: Vec<u32>,
-    next: Vec<u32>,
+    keys: Vec<u64>,
+    scratch: Vec<u64>,
+    ends: Vec<u32>,
 }
 
 /// Sorts `values` ascending in the total order of doubles (`f64::total_cmp`: `-0.0` before
 /// `0.0`, NaNs at the ends by sign). The judge's samples are finite.
 pub(crate) fn sort_floats(values: &mut [f64], buffers: &mut SortBuffers) {
-    // no need to clear what is kept: a bucket pass writes every slot before reading it
-    buffers.scratch.truncate(values.len());
-    buffers.scratch.resize(values.len(), 0.0);
-    sort_into(values, &mut buffers.scratch, (&mut buffers.starts, &mut buffers.next), 0);
-}
-
-/// One bucket pass over `values` through `scratch` (of the same length), with `starts` and
-/// `next` for the bucket bounds, then each bucket (with buffers of its own, as they are few).
-fn sort_into(values: &mut [f64], scratch: &mut [f64], (starts, next): (&mut Vec<u32>, &mut Vec<u32>), depth: u32) {
-    let n = values.len();
-    if n <= SMALL || depth >= MAX_DEPTH {
+    if values.len() <= SMALL {
         values.sort_unstable_by(f64::total_cmp);
         return;
     }
-    let (lo, hi) = values.iter().fold((u64::MAX, 0), |(lo, hi), &x| (lo.min(key(x)), hi.max(key(x))));
+    let SortBuffers { keys, scratch, ends } = buffers;
+    keys.clear();
+    keys.extend(values.iter().map(|&x| key(x)));
+    // no need to clear what is kept: a bucket pass writes every slot before reading it
+    scratch.resize(values.len(), 0);
+    sort_keys(keys, scratch.get_mut(..values.len()).unwrap_or_default(), ends, 0);
+    for (v, &k) in values.iter_mut().zip(keys.iter()) {
+        *v = from_key(k);
+    }
+}
+
+/// Sorts `keys` with one bucket pass through `scratch` (of the same length), `ends` holding
+/// the buckets' bounds, then each bucket (with bounds of its own, as they are few).
+fn sort_keys(keys: &mut [u64], scratch: &mut [u64], ends: &mut Vec<u32>, depth: u32) {
+    let n = keys.len();
+    if n <= SMALL || depth >= MAX_DEPTH {
+        keys.sort_unstable();
+        return;
+    }
+    let (lo, hi) = keys.iter().fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
     let range = hi - lo;
     if range == 0 {
         return;
     }
-    // about n / 2 buckets, at least 16
-    let bits = (usize::BITS - n.leading_zeros()).saturating_sub(1).max(4);
+    // between n and 2n buckets, at least 32: few values share one
+    let bits = (usize::BITS - n.leading_zeros()).max(5);
     let shift = (u64::BITS - range.leading_zeros()).saturating_sub(bits);
     let buckets = usize::try_from(range >> shift).unwrap_or(usize::MAX).saturating_add(1);
-    let bucket = |x: f64| usize::try_from((key(x) - lo) >> shift).unwrap_or(0);
-    // starts[b] = values in buckets before b
-    starts.clear();
-    starts.resize(buckets + 1, 0);
-    for &x in values.iter() {
-        if let Some(c) = starts.get_mut(bucket(x) + 1) {
+    let bucket = |k: u64| usize::try_from((k - lo) >> shift).unwrap_or(0);
+    // ends[b + 1] = keys in bucket b, then the keys in the buckets before b + 1
+    ends.clear();
+    ends.resize(buckets + 1, 0);
+    for &k in keys.iter() {
+        if let Some(c) = ends.get_mut(bucket(k) + 1) {
             *c += 1;
         }
     }
-    let mut total = 0;
-    for c in starts.iter_mut() {
+    let (mut total, mut largest) = (0, 0);
+    for c in ends.iter_mut() {
+        largest = largest.max(*c);
         total += *c;
         *c = total;
     }
-    next.clear();
-    next.extend_from_slice(starts);
-    for &x in values.iter() {
-        if let Some(at) = next.get_mut(bucket(x)) {
+    // ends[b] is where bucket b starts; after the scatter, where it ends
+    for &k in keys.iter() {
+        if let Some(at) = ends.get_mut(bucket(k)) {
             if let Some(slot) = scratch.get_mut(*at as usize) {
-                *slot = x;
+                *slot = k;
             }
             *at += 1;
         }
     }
-    let largest = starts.windows(2).map(|w| if let [a, b] = *w { b - a } else { 0 }).max().unwrap_or(0);
     if largest as usize <= SPREAD {
-        // every value sits in its own small bucket: one insertion pass over the whole finishes
-        // the order, moving each value only within its bucket
-        insertion_sort(scratch);
-        values.copy_from_slice(scratch);
+        // every key sits in a small bucket: one insertion pass over the whole, back into
+        // `keys`, finishes the order, moving each key only within its bucket
+        insertion_sort_into(scratch, keys);
         return;
     }
-    values.copy_from_slice(scratch);
-    for pair in starts.windows(2) {
-        let (from, to) = match *pair {
-            [a, b] => (a as usize, b as usize),
-            _ => continue,
-        };
-        if let (Some(bucket), Some(space)) = (values.get_mut(from..to), scratch.get_mut(from..to))
+    keys.copy_from_slice(scratch);
+    let mut from = 0;
+    for &end in ends.iter().take(buckets) {
+        let to = end as usize;
+        if let (Some(bucket), Some(space)) = (keys.get_mut(from..to), scratch.get_mut(from..to))
             && bucket.len() > 1
         {
             if bucket.len() <= SPREAD {
-                insertion_sort(bucket);
+                bucket.sort_unstable();
             } else {
-                sort_into(bucket, space, (&mut Vec::new(), &mut Vec::new()), depth + 1);
+                sort_keys(bucket, space, &mut Vec::new(), depth + 1);
             }
         }
+        from = to;
     }
 }
 
-/// Buckets up to this size are finished by insertion.
-const SPREAD: usize = 16;
-
-/// Insertion sort, for values that are nearly in order (each a few places from its own).
-fn insertion_sort(values: &mut [f64]) {
-    let mut prev = values.first().copied().unwrap_or(0.0);
-    for i in 1..values.len() {
-        let Some(&x) = values.get(i) else { break };
-        if prev.total_cmp(&x).is_gt() {
-            // shift the larger values before it up by one, then drop it in
-            let mut j = i;
-            while let Some(&p) = values.get(j.wrapping_sub(1)) {
-                if p.total_cmp(&x).is_le() {
-                    break;
-                }
-                if let Some(slot) = values.get_mut(j) {
-                    *slot = p;
-                }
-                j -= 1;
+/// Insertion sort of `src` into `dst` (of the same length), for keys that are nearly in order
+/// (each a few places from its own).
+fn insertion_sort_into(src: &[u64], dst: &mut [u64]) {
+    for (i, &k) in src.iter().enumerate() {
+        // shift the larger keys before it up by one, then drop it in
+        let mut j = i;
+        while let Some(&p) = dst.get(j.wrapping_sub(1)) {
+            if p <= k {
+                break;
             }
-            if let Some(slot) = values.get_mut(j) {
-                *slot = x;
+            if let Some(slot) = dst.get_mut(j) {
+                *slot = p;
             }
-        } else {
-            prev = x;
+            j -= 1;
+        }
+        if let Some(slot) = dst.get_mut(j) {
+            *slot = k;
         }
     }
 }
@@ -172,6 +179,13 @@ mod tests {
             if let [a, b] = *pair {
                 assert!(key(a) < key(b), "{a} {b}");
             }
+        }
+    }
+
+    #[test]
+    fn keys_turn_back_into_the_same_doubles() {
+        for x in [f64::NAN, -f64::NAN, f64::NEG_INFINITY, -1.5, -0.0, 0.0, f64::MIN_POSITIVE / 2.0, 3.25, f64::MAX] {
+            assert_eq!(from_key(key(x)).to_bits(), x.to_bits(), "{x}");
         }
     }
 
