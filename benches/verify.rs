@@ -59,13 +59,16 @@ fn bench(c: &mut Criterion) {
     // the judge's test: samples sorted once, the interval by the local search (counting on a
     // grid where the samples span few tolerance steps, as these latencies in seconds do; by
     // merging where they do not, as the same latencies in microseconds)
-    let sorted = |v: &[f64], scale: f64| {
-        let mut v: Vec<f64> = v.iter().map(|a| a * scale).collect();
+    let sorted = |v: &[f64], scale: f64, quantum: Option<f64>| {
+        let mut v: Vec<f64> = v.iter().map(|a| quantum.map_or(a * scale, |q| (a * scale / q).round() * q)).collect();
         v.sort_unstable_by(f64::total_cmp);
         v
     };
-    for (label, scale) in [("seconds", 1.0), ("microseconds", 1e6)] {
-        let (xs, ys) = (sorted(&x, scale), sorted(&y, scale));
+    // and the same in seconds recorded to 10 us: many ties within and across the samples
+    for (label, scale, quantum) in
+        [("seconds", 1.0, None), ("microseconds", 1e6, None), ("seconds to 10 us", 1.0, Some(1e-5))]
+    {
+        let (xs, ys) = (sorted(&x, scale, quantum), sorted(&y, scale, quantum));
         g.bench_function(format!("mann_whitney/10k per side sorted, local search, {label}"), |b| {
             b.iter(|| mann_whitney_sorted_with(&xs, &ys, 0.98, RootSearch::Local).unwrap())
         });

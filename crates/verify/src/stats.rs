@@ -207,15 +207,17 @@ fn self_ties(v: &[f64]) -> f64 {
     if !v.windows(2).any(|w| matches!(*w, [a, b] if a == b)) {
         return 0.0;
     }
-    let mut ties = 0.0;
-    let mut i = 0;
-    while let Some(&x) = v.get(i) {
-        let run = v.get(i..).map_or(0, |r| r.iter().take_while(|&&y| y == x).count()).max(1);
-        let t = run as f64;
-        ties += t * t * t - t;
-        i += run;
+    // one pass: the length of the run of equal values ending at each value
+    let (mut ties, mut run) = (0.0, 1.0f64);
+    for w in v.windows(2) {
+        if matches!(*w, [a, b] if a == b) {
+            run += 1.0;
+        } else {
+            ties += run * run * run - run;
+            run = 1.0;
+        }
     }
-    ties
+    ties + run * run * run - run
 }
 
 /// `sum over x of #{y < x - d}`, and whether some control value equals some `x - d`: the
@@ -254,10 +256,14 @@ fn below_count(xs: &[f64], ys: &[f64], d: f64) -> (u64, bool) {
 /// values and `b` control values, the cross term `3ab(a + b)`.
 fn w_and_ties(xs: &[f64], ys: &[f64], d: f64, x_ties: f64, y_ties: f64) -> (f64, f64) {
     // the common case, no shifted experiment value equal to a control value: branch-free
-    // merges (the comparisons of interleaved samples are unpredictable, branches mispredict)
-    let (below, equal) = below_count(xs, ys, d);
-    if !equal {
-        return (below as f64, x_ties + y_ties);
+    // merges (the comparisons of interleaved samples are unpredictable, branches mispredict);
+    // samples with ties of their own (rounded values) almost always tie across too, so they
+    // go straight to the walk that counts ties
+    if x_ties + y_ties == 0.0 {
+        let (below, equal) = below_count(xs, ys, d);
+        if !equal {
+            return (below as f64, 0.0);
+        }
     }
     let mut j = 0usize;
     let mut w = 0.0;
@@ -265,10 +271,7 @@ fn w_and_ties(xs: &[f64], ys: &[f64], d: f64, x_ties: f64, y_ties: f64) -> (f64,
     let mut i = 0usize;
     while let Some(&x) = xs.get(i) {
         let v = x - d;
-        while ys.get(j).is_some_and(|&y| y < v) {
-            j += 1;
-        }
-        if ys.get(j).is_some_and(|&y| y == v) {
+        if advance(ys, &mut j, v) {
             // a run of a shifted experiment values equal to a run of b control values
             let a = xs.get(i..).map_or(0, |r| r.iter().take_while(|&&x2| x2 - d == v).count()).max(1);
             let b = ys.get(j..).map_or(0, |r| r.iter().take_while(|&&y| y == v).count());
