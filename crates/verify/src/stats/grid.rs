@@ -26,8 +26,10 @@ const STEPS_PER_TOL: i64 = 8;
 /// bins are then as many as a merge's steps, and a pass over them is several times cheaper).
 const MAX_BINS_PER_VALUE: f64 = 2.0;
 
-/// Evaluations of the grid before the search gives up on a root.
-const MAX_EVALUATIONS: usize = 48;
+/// Grid shifts evaluated for one root before the search gives up on it (a continuous sample
+/// closes a root in two to four; heavy ties at grid shifts may never, and the merging search
+/// then does better).
+const MAX_EVALUATIONS: usize = 16;
 
 /// Both samples binned on a grid of step `h` from a common origin.
 #[derive(Debug)]
@@ -215,7 +217,8 @@ impl Shifts<'_> {
     /// roots).
     fn grid_root(&self, grid: &mut Grid, zq: f64, points: &mut Vec<Bounds>) -> Option<f64> {
         let half = STEPS_PER_TOL / 2;
-        for _ in 0..MAX_EVALUATIONS {
+        let mut evaluated = 0;
+        while evaluated < MAX_EVALUATIONS {
             points.sort_by_key(|p| p.k);
             // the statistic does not increase with the shift: the root is after every shift
             // certainly above the target and before every one certainly below it
@@ -247,6 +250,7 @@ impl Shifts<'_> {
                 }
                 probes.push(m);
             }
+            evaluated += probes.len();
             for k in probes {
                 points.push(self.grid_bounds(grid, k)?);
             }
