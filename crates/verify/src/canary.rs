@@ -524,7 +524,7 @@ pub fn judge(
     let metrics: Vec<MetricResult> = config
         .metrics
         .par_iter()
-        .map_init(Workspace::default, |work, m| classify(m, samples.get(&m.name).unwrap_or(&empty), settings, work))
+        .map(|m| WORKSPACE.with_borrow_mut(|work| classify(m, samples.get(&m.name).unwrap_or(&empty), settings, work)))
         .collect();
     Ok(score(config, metrics, settings.thresholds))
 }
@@ -607,6 +607,13 @@ fn score(config: &CanaryConfig, metrics: Vec<MetricResult>, thresholds: ScoreThr
         CanaryVerdict::Insufficient
     };
     CanaryResult { verdict, score, thresholds, groups, metrics, reasons }
+}
+
+thread_local! {
+    /// The memory each thread judges metrics in, kept from metric to metric and from judge to
+    /// judge: a fresh workspace for every piece of work the thread pool hands out would
+    /// page-fault its buffers in again.
+    static WORKSPACE: std::cell::RefCell<Workspace> = std::cell::RefCell::new(Workspace::default());
 }
 
 /// Memory one worker judges its metrics in, reused from metric to metric.
