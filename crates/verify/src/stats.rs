@@ -397,10 +397,15 @@ impl Shifts<'_> {
     /// The standardised statistic, continuity-corrected toward zero (zero where it has no
     /// variance, as R's search sees it).
     fn z(&self, (w, ties): (f64, f64)) -> f64 {
-        let dz = w - self.xs.len() as f64 * self.ys.len() as f64 / 2.0;
         let sigma = self.sigma(ties);
-        let num = dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0));
-        if sigma == 0.0 { 0.0 } else { num / sigma }
+        if sigma == 0.0 { 0.0 } else { self.numerator(w) / sigma }
+    }
+
+    /// The continuity-corrected numerator of the standardised statistic at `W = w`: `W` less
+    /// its null mean, moved half a step toward zero (non-decreasing in `w`).
+    fn numerator(&self, w: f64) -> f64 {
+        let dz = w - self.xs.len() as f64 * self.ys.len() as f64 / 2.0;
+        dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0))
     }
 
     /// `W` and the pooled tie term at each shift.

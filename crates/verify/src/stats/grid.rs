@@ -182,12 +182,7 @@ impl Shifts<'_> {
         if !(s_min > 0.0 && s_max.is_finite()) {
             return None;
         }
-        let centre = self.xs.len() as f64 * self.ys.len() as f64 / 2.0;
-        // the continuity-corrected numerator is non-decreasing in W
-        let num = |w: f64| {
-            let dz = w - centre;
-            dz - 0.5 * dz.signum() * f64::from(u8::from(dz != 0.0))
-        };
+        let num = |w: f64| self.numerator(w);
         let (low, high) = (num(above as f64), num((above + undecided) as f64));
         Some(Bounds {
             k,
@@ -201,21 +196,28 @@ impl Shifts<'_> {
     /// [`ROOT_TOL`] of the crossing; `None` when one cannot be certified. `guesses` are shifts
     /// near the roots, evaluated first.
     pub(super) fn grid_roots(&self, grid: &mut Grid, targets: &[f64], guesses: &[f64]) -> Option<Vec<f64>> {
-        let mut points: Vec<Bounds> = Vec::new();
-        let h = grid.h;
-        let index = |d: f64| (d / h).round() as i64;
-        for &g in guesses {
-            let k = index(g);
-            if !points.iter().any(|p| p.k == k) {
-                points.push(self.grid_bounds(grid, k)?);
-            }
+        // the guesses only steer the predictions: one count each, the pairs whose bins are at
+        // least `k` apart, which is about `W` half a step before `k h` (pairs a bin
+        // difference of `k` apart straddle `k h` evenly)
+        let sigma = self.sigma(self.ties.0 + self.ties.1);
+        if sigma.is_nan() || sigma <= 0.0 {
+            return None;
         }
-        targets.iter().map(|&zq| self.grid_root(grid, zq, &mut points)).collect()
+        let mut estimates: Vec<(f64, f64)> = guesses
+            .iter()
+            .map(|&g| {
+                let k = (g / grid.h).round() as i64;
+                (k as f64 - 0.5, self.numerator(grid.pairs_apart(k) as f64) / sigma)
+            })
+            .collect();
+        estimates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut points: Vec<Bounds> = Vec::new();
+        targets.iter().map(|&zq| self.grid_root(grid, zq, &mut points, &estimates)).collect()
     }
 
     /// One root from the grid, with `points` the grid shifts evaluated so far (shared by the
-    /// roots).
-    fn grid_root(&self, grid: &mut Grid, zq: f64, points: &mut Vec<Bounds>) -> Option<f64> {
+    /// roots) and `estimates` the guesses' (position in steps, statistic) pairs.
+    fn grid_root(&self, grid: &mut Grid, zq: f64, points: &mut Vec<Bounds>, estimates: &[(f64, f64)]) -> Option<f64> {
         let half = STEPS_PER_TOL / 2;
         let mut evaluated = 0;
         while evaluated < MAX_EVALUATIONS {
@@ -233,7 +235,10 @@ impl Shifts<'_> {
                 return Some(da + t * (db - da));
             }
             // predict the root from the middle values, then probe half a tolerance either side
-            let guess = predict(points, zq)?;
+            let mut curve: Vec<(f64, f64)> =
+                points.iter().map(|p| (p.k as f64, p.mid)).chain(estimates.iter().copied()).collect();
+            curve.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let guess = predict(&curve, zq)?;
             let lowest = above.map_or(i64::MIN, |a| a.k + 1);
             let highest = below.map_or(i64::MAX, |b| b.k - 1);
             let mut probes: Vec<i64> = [guess - half, guess + half]
@@ -259,20 +264,19 @@ impl Shifts<'_> {
     }
 }
 
-/// Where the middle values cross `zq`: interpolated between the two neighbouring points that
-/// straddle it, or extrapolated from the two points nearest it on its one side. `points` is
-/// sorted by shift.
-fn predict(points: &[Bounds], zq: f64) -> Option<i64> {
-    let first_below = points.iter().position(|p| p.mid < zq);
-    let (a, b) = match first_below {
-        Some(0) => (points.first()?, points.get(1)?),
-        Some(i) => (points.get(i - 1)?, points.get(i)?),
-        None => (points.get(points.len().checked_sub(2)?)?, points.last()?),
+/// Where the statistic crosses `zq` along `curve` (positions in steps, sorted, with the
+/// statistic there): interpolated between the two neighbouring points that straddle it, or
+/// extrapolated from the two points nearest it on its one side.
+fn predict(curve: &[(f64, f64)], zq: f64) -> Option<i64> {
+    let first_below = curve.iter().position(|p| p.1 < zq);
+    let (&(ka, za), &(kb, zb)) = match first_below {
+        Some(0) => (curve.first()?, curve.get(1)?),
+        Some(i) => (curve.get(i - 1)?, curve.get(i)?),
+        None => (curve.get(curve.len().checked_sub(2)?)?, curve.last()?),
     };
-    let slope = (b.mid - a.mid) / (b.k - a.k) as f64;
-    let k = a.k as f64 + (zq - a.mid) / slope;
+    let k = ka + (zq - za) * (kb - ka) / (zb - za);
     // a flat statistic gives no prediction; far ones are clamped to a few thousand steps
-    k.is_finite().then(|| (k.round() as i64).clamp(a.k.min(b.k) - 4096, a.k.max(b.k) + 4096))
+    k.is_finite().then(|| k.clamp(ka.min(kb) - 4096.0, ka.max(kb) + 4096.0).round() as i64)
 }
 
 #[cfg(test)]
