@@ -16,6 +16,7 @@ mod events;
 mod range;
 mod season;
 mod stream;
+mod stretch;
 mod tail;
 mod windows;
 

@@ -14,13 +14,18 @@
 //!    measured in units of how far the series' own tail reaches, see [`super::range`]); calibrating each
 //!    time scale on its own history is what makes scores comparable across series, and
 //! 5. reports a sustained excursion once, at its onset: while an event is open, scores are
-//!    damped unless the excursion becomes much rarer than the one that opened it.
+//!    damped unless the excursion becomes much rarer than the one that opened it, and
+//! 6. judges, once every block of 25 points, the mean of the last six blocks of raw values
+//!    against the series' own past stretch means (the level of step 2 follows the series within
+//!    a few dozen points, so a raised stretch of a few hundred would otherwise become the new
+//!    normal before it looks rare); an excursion of that mean is reported at its onset.
 
 use serde::{Deserialize, Serialize};
 
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::season::DailyProfile;
+use super::stretch::{StretchTracker, two_sided_p};
 use super::tail::{RarityHistogram, Stat, fast_ln, score_of_ln_p, unit_growth};
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
@@ -47,6 +52,16 @@ pub struct StreamConfig {
     pub seasonality: bool,
     /// Score given by a tail probability of `10^-score_decades` is 1.
     pub score_decades: f64,
+    /// Raised or lowered stretches: points per block (a stretch is the last six blocks, judged
+    /// as each block completes); 0 turns the statistic off.
+    pub stretch_block: u32,
+    /// Blocks between the stretch means recorded as the series' history.
+    pub stretch_record_every: u32,
+    /// Memory of that history, in recorded stretch means.
+    pub stretch_memory: f64,
+    /// Two-sided normal tail probability of a stretch mean, against the history, that opens an
+    /// excursion (reported once, at its onset).
+    pub stretch_onset_p: f64,
 }
 
 impl Default for StreamConfig {
@@ -62,6 +77,10 @@ impl Default for StreamConfig {
             range_rate: 0.03,
             seasonality: true,
             score_decades: 6.0,
+            stretch_block: 25,
+            stretch_record_every: 3,
+            stretch_memory: 100.0,
+            stretch_onset_p: 1e-4,
         }
     }
 }
@@ -83,6 +102,11 @@ pub struct StreamState {
     range_hist: RarityHistogram,
     range_share: f32,
     events: EventState,
+    /// The sum of the raw values of the stretch block being filled, and its points still to
+    /// come.
+    stretch_sum: f64,
+    stretch_left: u32,
+    stretch: StretchTracker,
     skipped: u64,
 }
 
@@ -128,6 +152,9 @@ impl StreamState {
             range_hist: RarityHistogram::new(),
             range_share: 0.0,
             events: EventState::default(),
+            stretch_sum: 0.0,
+            stretch_left: config.stretch_block,
+            stretch: StretchTracker::new(),
             skipped: 0,
         }
     }
@@ -230,7 +257,33 @@ impl StreamState {
         self.range.learn(x, config.range_rate, floor);
 
         // alarm handling: one reported onset per sustained excursion
-        let (p_out, onset) = if scored { self.events.step(self.n, p, &config.events) } else { (1.0, false) };
+        let (mut p_out, mut onset) = if scored { self.events.step(self.n, p, &config.events) } else { (1.0, false) };
+        let mut p = p;
+        // a raised or lowered stretch of raw values, judged once a block and reported at its
+        // onset only
+        if config.stretch_block > 0 {
+            self.stretch_sum += x;
+            // a countdown, not `n % block`: a division on every point costs more than the rest
+            self.stretch_left = self.stretch_left.saturating_sub(1);
+            if self.stretch_left == 0 {
+                self.stretch_left = config.stretch_block;
+                let every = u64::from(config.stretch_record_every);
+                let sum = std::mem::take(&mut self.stretch_sum);
+                if let Some(z) = self.stretch.end_block(
+                    sum,
+                    config.stretch_block,
+                    every,
+                    config.stretch_memory,
+                    config.stretch_onset_p,
+                ) && scored
+                {
+                    let p_stretch = two_sided_p(z);
+                    p = p.min(p_stretch);
+                    p_out = p_out.min(p_stretch);
+                    onset = true;
+                }
+            }
+        }
         let score = score_of_ln_p(fast_ln(p_out), config.score_decades);
 
         // learn, after scoring (causal)
