@@ -39,9 +39,10 @@ impl StretchTracker {
     /// Takes the sum of a complete block of `block` points and returns the stretch's `z`
     /// (distance of the mean of the last six blocks from past stretch means, in their standard
     /// deviations) when an excursion opens with it: when its two-sided normal tail probability
-    /// falls below `open_p` (computed only past `z = 1.96`, once a block). Every `record_every` blocks the stretch mean is recorded with
-    /// weight `1 / memory` (a plain average until that many are recorded). Called once a
-    /// block, so the points between cost the scorer one addition.
+    /// falls below `open_p` (computed only past `z = 1.96`, once a block). Every
+    /// `record_every` blocks the stretch mean is recorded with weight `1 / memory` (a plain
+    /// average until that many are recorded). Called once a block, so the points between cost
+    /// the scorer one addition.
     pub(crate) fn end_block(
         &mut self,
         sum: f64,
