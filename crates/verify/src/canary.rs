@@ -627,17 +627,14 @@ struct Workspace {
 /// Cleans one sample into `v`: NaN strategy, infinities dropped, outliers removed when
 /// configured; sorted ascending. Returns how many values were removed.
 fn clean(values: &[f64], a: &MetricAnalysis, v: &mut Vec<f64>, sort: &mut crate::sort::SortBuffers) -> usize {
-    v.clear();
-    if values.iter().all(|x| x.is_finite()) {
-        v.extend_from_slice(values);
-    } else {
+    if !crate::sort::sort_finite_into(values, v, sort) {
         v.extend(values.iter().filter_map(|&x| match (x.is_nan(), a.nan_strategy) {
             (true, NanStrategy::Replace) => Some(0.0),
             (true, NanStrategy::Remove) => None,
             (false, _) => x.is_finite().then_some(x),
         }));
+        crate::sort::sort_floats(v, sort);
     }
-    crate::sort::sort_floats(v, sort);
     if a.outliers.strategy == OutlierStrategy::Remove && v.len() >= 4 {
         let (q1, q3) = (quantile(v, 0.25), quantile(v, 0.75));
         let k = a.outliers.outlier_factor * (q3 - q1);

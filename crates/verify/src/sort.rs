@@ -44,26 +44,74 @@ pub(crate) fn sort_floats(values: &mut [f64], buffers: &mut SortBuffers) {
         values.sort_unstable_by(f64::total_cmp);
         return;
     }
-    let SortBuffers { keys, scratch, ends } = buffers;
-    keys.clear();
-    keys.extend(values.iter().map(|&x| key(x)));
-    // no need to clear what is kept: a bucket pass writes every slot before reading it
-    scratch.resize(values.len(), 0);
-    sort_keys(keys, scratch.get_mut(..values.len()).unwrap_or_default(), ends, 0);
-    for (v, &k) in values.iter_mut().zip(keys.iter()) {
+    let (lo, hi, _) = fill_keys(values, &mut buffers.keys);
+    sort_filled(lo, hi, buffers);
+    for (v, &k) in values.iter_mut().zip(buffers.keys.iter()) {
         *v = from_key(k);
     }
+}
+
+/// Writes `src` sorted ascending into `out` when every value of it is finite, and returns
+/// whether it was (`out` is left empty when not). One read of `src`, which in the judge comes
+/// cold from memory, serves the finiteness check, the keys and their range.
+pub(crate) fn sort_finite_into(src: &[f64], out: &mut Vec<f64>, buffers: &mut SortBuffers) -> bool {
+    out.clear();
+    if src.len() <= SMALL {
+        if !src.iter().all(|x| x.is_finite()) {
+            return false;
+        }
+        out.extend_from_slice(src);
+        out.sort_unstable_by(f64::total_cmp);
+        return true;
+    }
+    let (lo, hi, finite) = fill_keys(src, &mut buffers.keys);
+    if !finite {
+        return false;
+    }
+    sort_filled(lo, hi, buffers);
+    out.extend(buffers.keys.iter().map(|&k| from_key(k)));
+    true
+}
+
+/// Fills `keys` with the [`key`]s of `values`; returns the smallest and largest key and
+/// whether every value is finite.
+fn fill_keys(values: &[f64], keys: &mut Vec<u64>) -> (u64, u64, bool) {
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    keys.clear();
+    let (mut lo, mut hi, mut finite) = (u64::MAX, 0, true);
+    keys.extend(values.iter().map(|&x| {
+        let k = key(x);
+        (lo, hi) = (lo.min(k), hi.max(k));
+        // an all-ones exponent is an infinity or a NaN
+        finite &= x.to_bits() & EXPONENT != EXPONENT;
+        k
+    }));
+    (lo, hi, finite)
+}
+
+/// Sorts the keys [`fill_keys`] left in `buffers`, given their range.
+fn sort_filled(lo: u64, hi: u64, buffers: &mut SortBuffers) {
+    let SortBuffers { keys, scratch, ends } = buffers;
+    // no need to clear what is kept: a bucket pass writes every slot before reading it
+    scratch.resize(keys.len(), 0);
+    let scratch = scratch.get_mut(..keys.len()).unwrap_or_default();
+    sort_keys_in_range(keys, scratch, ends, 0, lo, hi);
 }
 
 /// Sorts `keys` with one bucket pass through `scratch` (of the same length), `ends` holding
 /// the buckets' bounds, then each bucket (with bounds of its own, as they are few).
 fn sort_keys(keys: &mut [u64], scratch: &mut [u64], ends: &mut Vec<u32>, depth: u32) {
+    let (lo, hi) = keys.iter().fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    sort_keys_in_range(keys, scratch, ends, depth, lo, hi);
+}
+
+/// [`sort_keys`] for keys known to lie in `lo..=hi`.
+fn sort_keys_in_range(keys: &mut [u64], scratch: &mut [u64], ends: &mut Vec<u32>, depth: u32, lo: u64, hi: u64) {
     let n = keys.len();
     if n <= SMALL || depth >= MAX_DEPTH {
         keys.sort_unstable();
         return;
     }
-    let (lo, hi) = keys.iter().fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
     let range = hi - lo;
     if range == 0 {
         return;
@@ -166,9 +214,15 @@ mod tests {
             sort_floats(&mut other, &mut buffers);
             let mut ours = values.clone();
             sort_floats(&mut ours, &mut buffers);
+            // the sort from a source, which refuses a sample with an infinity
+            let mut into = vec![9.0; 3];
+            let finite = sort_finite_into(&values, &mut into, &mut buffers);
+            proptest::prop_assert_eq!(finite, values.iter().all(|x| x.is_finite()));
             let mut std = values;
             std.sort_unstable_by(f64::total_cmp);
-            proptest::prop_assert_eq!(ours.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), std.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(bits(&ours), bits(&std));
+            proptest::prop_assert_eq!(bits(&into), if finite { bits(&std) } else { Vec::new() });
         }
     }
 
@@ -186,6 +240,22 @@ mod tests {
     fn keys_turn_back_into_the_same_doubles() {
         for x in [f64::NAN, -f64::NAN, f64::NEG_INFINITY, -1.5, -0.0, 0.0, f64::MIN_POSITIVE / 2.0, 3.25, f64::MAX] {
             assert_eq!(from_key(key(x)).to_bits(), x.to_bits(), "{x}");
+        }
+    }
+
+    #[test]
+    fn a_nan_anywhere_is_refused() {
+        let mut buffers = SortBuffers::default();
+        let mut out = Vec::new();
+        for n in [5, 100] {
+            for at in [0, n / 2, n - 1] {
+                let mut v: Vec<f64> = (0..n).map(|i| f64::from(i as u32)).collect();
+                if let Some(x) = v.get_mut(at) {
+                    *x = f64::NAN;
+                }
+                assert!(!sort_finite_into(&v, &mut out, &mut buffers), "NaN at {at} of {n}");
+                assert!(out.is_empty());
+            }
         }
     }
 
