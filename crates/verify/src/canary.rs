@@ -651,7 +651,7 @@ fn summary(sorted: &[f64], removed: usize) -> SampleSummary {
     SampleSummary {
         n: sorted.len(),
         removed,
-        mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+        mean: sum_in_lanes(sorted, |x| x) / sorted.len() as f64,
         median: quantile(sorted, 0.5),
         p95: quantile(sorted, 0.95),
     }
@@ -945,17 +945,22 @@ fn needed_per_side([(c, mean), (e, e_mean)]: [(&[f64], f64); 2], ratio: f64, alp
     n.is_finite().then(|| n.ceil().min(1e12) as usize)
 }
 
-/// `sum (x - m)^2` over `v`, in four running sums side by side (one sum is a chain of dependent
-/// additions; four keep the processor's adders busy), added up at the end.
+/// `sum (x - m)^2` over `v`.
 fn squared_deviations(v: &[f64], m: f64) -> f64 {
+    sum_in_lanes(v, |x| (x - m) * (x - m))
+}
+
+/// `sum f(x)` over `v`, in four running sums side by side (one sum is a chain of dependent
+/// additions; four keep the processor's adders busy), added up at the end.
+fn sum_in_lanes(v: &[f64], f: impl Fn(f64) -> f64) -> f64 {
     let mut sums = [0.0; 4];
     let mut chunks = v.chunks_exact(4);
     for chunk in &mut chunks {
         for (s, &x) in sums.iter_mut().zip(chunk) {
-            *s += (x - m) * (x - m);
+            *s += f(x);
         }
     }
-    let rest: f64 = chunks.remainder().iter().map(|&x| (x - m) * (x - m)).sum();
+    let rest: f64 = chunks.remainder().iter().map(|&x| f(x)).sum();
     (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest
 }
 
