@@ -250,3 +250,37 @@ fn scores_mean_the_same_rarity_across_series_shapes() {
     assert!(max <= 0.01, "too many alarms on noise: {shares:?}");
     assert!(max <= 4.0 * min.max(0.0005), "shares differ too much: {shares:?}");
 }
+
+/// A daily wave whose noise grows with its level: calm at the night's trough (+-1), noisy at the
+/// day's peak (+-21). A jump at night to the size of the day's noise is news only when measured
+/// against the night's own spread, not the whole day's.
+#[test]
+fn a_jump_in_a_quiet_hour_stands_out() {
+    let step = 300_000;
+    let n = 12 * 288;
+    let ts = regular(n, step);
+    let phase = |i: usize| ((ts[i] / step) % 288) as f64 / 288.0 * std::f64::consts::TAU;
+    // the trough at 03:00 UTC, the peak at 15:00
+    let level = |i: usize| 50.0 - 50.0 * (phase(i) - std::f64::consts::TAU / 8.0).cos();
+    let v: Vec<f64> = noise(n, 4).iter().enumerate().map(|(i, e)| level(i) + (2.0 + 0.4 * level(i)) * e).collect();
+    // 03:00 on the eleventh day
+    let at = (10 * 288..n).find(|&i| (ts[i] / step) % 288 == 36).unwrap();
+    let mut jumped = v.clone();
+    for x in &mut jumped[at..at + 12] {
+        *x += 20.0;
+    }
+    let off = StreamConfig { hour_spread_limit: 1.0, ..StreamConfig::default() };
+    let peak = |config: &StreamConfig| {
+        let s = score_streaming(&ts, &jumped, config);
+        s[at..at + 4].iter().map(|p| p.score).fold(0.0, f64::max)
+    };
+    let (on, off_peak) = (peak(&StreamConfig::default()), peak(&off));
+    assert!(on >= 0.5, "the night jump scored {on} (against the whole day's spread: {off_peak})");
+    assert!(on > off_peak + 0.1, "the night's spread: {on}; the whole day's: {off_peak}");
+    // and the plain series, busy hours included, does not alarm more for it
+    let alarms = |config: &StreamConfig| {
+        score_streaming(&ts, &v, config).iter().skip(4 * 288).filter(|p| p.score >= 0.5).count()
+    };
+    let (a_on, a_off) = (alarms(&StreamConfig::default()), alarms(&off));
+    assert!(a_on <= a_off + 1, "{a_on} alarms on the plain series, {a_off} without the hours' spread");
+}

@@ -4,6 +4,13 @@
 //! [`MAX_BINS`] (so hourly data gets 24 bins and 5-minute data 96), read with linear
 //! interpolation. It is learned from every point but only used once it has seen two days and
 //! explains most of the variance, so non-seasonal series are scored exactly as without it.
+//!
+//! Each bin also learns how large the residuals are at its time of day. Many daily series are
+//! quiet at some hours and busy at others (night traffic is calmer than day traffic; a daily
+//! wave's steep edges leave large residuals wherever their timing wobbles). One scale for the
+//! whole day makes a jump in a quiet hour look ordinary and the busy hours' noise look rare;
+//! measured against its own time of day's spread, each residual means the same rarity at any
+//! hour. The spread sits beside the level in each bin, so reading both costs one memory access.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +23,14 @@ const DAY_MS: i64 = 86_400_000;
 /// A learned time-of-day profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct DailyProfile {
-    bins: Vec<f32>,
+    /// Per bin: the profile's value, and the mean absolute residual from it there.
+    bins: Vec<[f32; 2]>,
     visits: Vec<u8>,
+    /// The residual spread over the whole day (the bins' mean), refreshed with the profile.
+    spread_mean: f32,
+    /// The day's spread divided by the spread at the last point's time of day, before that
+    /// point was learned (1 where the spread is not known yet).
+    spread_ratio: f32,
     first_t: i64,
     last_t: i64,
     /// Milliseconds into the UTC day of `last_t`, advanced by each step (no division).
@@ -41,6 +54,8 @@ impl DailyProfile {
         Self {
             bins: Vec::new(),
             visits: Vec::new(),
+            spread_mean: 0.0,
+            spread_ratio: 1.0,
             first_t: i64::MIN,
             last_t: i64::MIN,
             day_ms: 0,
@@ -57,7 +72,19 @@ impl DailyProfile {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.bins.capacity() * 4 + self.visits.capacity()
+        self.bins.capacity() * 8 + self.visits.capacity()
+    }
+
+    /// The factor that measures the last point's residual against its own time of day: the
+    /// whole day's residual spread divided by the spread there (interpolated between bins),
+    /// limited to `[1 / limit, limit]`. Above 1 at a quiet hour, below 1 at a busy one; exactly
+    /// 1 while the profile is not in use.
+    pub(crate) fn hour_factor(&self, limit: f64) -> f64 {
+        if !self.active_before {
+            return 1.0;
+        }
+        let limit = limit.max(1.0) as f32;
+        f64::from(self.spread_ratio.clamp(1.0 / limit, limit))
     }
 
     /// Bin, next bin and the fraction between them at `self.day_ms`.
@@ -98,7 +125,7 @@ impl DailyProfile {
             // the resolution follows the sampling step seen between the first two points
             let per_day = if dt > 0 { (DAY_MS / dt) as usize } else { MAX_BINS };
             let n = per_day.clamp(MIN_BINS, MAX_BINS);
-            self.bins = vec![0.0; n];
+            self.bins = vec![[0.0; 2]; n];
             self.visits = vec![0; n];
             self.bin_rate = n as f64 / DAY_MS as f64;
         }
@@ -111,15 +138,19 @@ impl DailyProfile {
         }
         let a_base = self.a_base;
         let (i, j, f) = self.position();
-        let pv = {
-            let a = self.bins.get(i).copied().unwrap_or(0.0);
-            let b = self.bins.get(j).copied().unwrap_or(0.0);
-            a + (b - a) * f
-        };
+        let ([a, a_spread], [b, b_spread]) =
+            (self.bins.get(i).copied().unwrap_or_default(), self.bins.get(j).copied().unwrap_or_default());
+        let pv = a + (b - a) * f;
+        let spread_here = a_spread + (b_spread - a_spread) * f;
+        self.spread_ratio = if spread_here > 0.0 { self.spread_mean / spread_here } else { 1.0 };
         self.base += a_base * (x - f64::from(pv) - self.base);
         let dev = (x - self.base) as f32;
+        // clipped, as the scorer's own scale is, so an anomaly does not teach its time of day
+        // that it is busy before it has been scored against it
+        let clip = if spread_here > 0.0 { 4.0 * spread_here.max(0.25 * self.spread_mean) } else { f32::INFINITY };
+        let abs_resid = (dev - pv).abs().min(clip);
         for (k, w) in [(i, 1.0 - f), (j, f)] {
-            if let (Some(b), Some(v)) = (self.bins.get_mut(k), self.visits.get_mut(k))
+            if let (Some([b, spread]), Some(v)) = (self.bins.get_mut(k), self.visits.get_mut(k))
                 && w > 0.25
             {
                 // a running mean for the first ten visits, then an exponential average
@@ -130,6 +161,7 @@ impl DailyProfile {
                     w / f32::from(*v)
                 };
                 *b += rate * (dev - *b);
+                *spread += rate * (abs_resid - *spread);
             }
         }
         let r = dev - pv;
@@ -147,8 +179,9 @@ impl DailyProfile {
     /// Re-centres the profile and decides whether it is worth using.
     fn refresh(&mut self, t_ms: i64) {
         let n = self.bins.len().max(1);
-        let mean = self.bins.iter().sum::<f32>() / n as f32;
-        for b in &mut self.bins {
+        let mean = self.bins.iter().map(|[b, _]| b).sum::<f32>() / n as f32;
+        self.spread_mean = self.bins.iter().map(|[_, s]| s).sum::<f32>() / n as f32;
+        for [b, _] in &mut self.bins {
             *b -= mean;
         }
         let days = (t_ms - self.first_t) as f64 / DAY_MS as f64;

@@ -1,10 +1,12 @@
-//! The causal streaming scorer: one point at a time, O(1) work and a few hundred bytes of
-//! state per series.
+//! The causal streaming scorer: one point at a time, O(1) work and under 2 KiB of state per
+//! series.
 //!
 //! For each point the scorer
 //! 1. removes a learned daily profile when the series has one ([`super::season`]),
 //! 2. forms the residual against a robust running level and divides it by a robust running
-//!    scale, floored by the series' quantum so integer counters and flat series do not explode,
+//!    scale, floored by the series' quantum so integer counters and flat series do not explode;
+//!    with a daily profile in use, the residual is measured against its own hour of the day
+//!    (scaled by the ratio of the whole day's residual spread to that hour's),
 //! 3. smooths the standardised residual at several time scales and standardises each smoothed
 //!    residual by its own running magnitude, so that sustained shifts stand out as clearly as
 //!    spikes, whatever the autocorrelation of the series,
@@ -50,6 +52,9 @@ pub struct StreamConfig {
     pub range_rate: f64,
     /// Learn and remove a daily profile when it explains the series.
     pub seasonality: bool,
+    /// With a daily profile in use, a residual is scaled by the ratio of the whole day's
+    /// residual spread to its own hour's, limited to `[1 / limit, limit]`; 1 turns it off.
+    pub hour_spread_limit: f64,
     /// Score given by a tail probability of `10^-score_decades` is 1.
     pub score_decades: f64,
     /// Raised or lowered stretches: points per block (a stretch is the last six blocks, judged
@@ -76,6 +81,7 @@ impl Default for StreamConfig {
             events: EventConfig::default(),
             range_rate: 0.03,
             seasonality: true,
+            hour_spread_limit: 4.0,
             score_decades: 6.0,
             stretch_block: 25,
             stretch_record_every: 3,
@@ -206,7 +212,8 @@ impl StreamState {
         let resid = y - self.level;
         let floor = f64::from(self.quantum).max(1e-9 * self.level.abs()).max(1e-12);
         let scale = f64::from(self.scale).max(floor * 0.5);
-        let z = (resid / scale).clamp(-1e6, 1e6);
+        let hour = self.profile.as_ref().map_or(1.0, |p| p.hour_factor(config.hour_spread_limit));
+        let z = (resid / scale * hour).clamp(-1e6, 1e6);
 
         // statistic: the largest standardised smoothed residual over the time scales
         let mut stat = 0f64;
