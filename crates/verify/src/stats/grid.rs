@@ -203,20 +203,20 @@ impl Shifts<'_> {
         if sigma.is_nan() || sigma <= 0.0 {
             return None;
         }
-        let mut estimates: Vec<(f64, f64)> = guesses
+        let estimates: Vec<(f64, f64)> = guesses
             .iter()
             .map(|&g| {
                 let k = (g / grid.h).round() as i64;
                 (k as f64 - 0.5, self.numerator(grid.pairs_apart(k) as f64) / sigma)
             })
             .collect();
-        estimates.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut points: Vec<Bounds> = Vec::new();
         targets.iter().map(|&zq| self.grid_root(grid, zq, &mut points, &estimates)).collect()
     }
 
     /// One root from the grid, with `points` the grid shifts evaluated so far (shared by the
-    /// roots) and `estimates` the guesses' (position in steps, statistic) pairs.
+    /// roots) and `estimates` the guesses' (position in steps, statistic) pairs, in any order
+    /// (each prediction sorts them in with the shifts).
     fn grid_root(&self, grid: &mut Grid, zq: f64, points: &mut Vec<Bounds>, estimates: &[(f64, f64)]) -> Option<f64> {
         let half = STEPS_PER_TOL / 2;
         let mut evaluated = 0;
