@@ -212,8 +212,8 @@ impl StreamState {
         let resid = y - self.level;
         let floor = f64::from(self.quantum).max(1e-9 * self.level.abs()).max(1e-12);
         let scale = f64::from(self.scale).max(floor * 0.5);
-        let hour = self.profile.as_ref().map_or(1.0, |p| p.hour_factor(config.hour_spread_limit));
-        let z = (resid / scale * hour).clamp(-1e6, 1e6);
+        let hour_factor = self.profile.as_ref().map_or(1.0, |p| p.hour_factor(config.hour_spread_limit));
+        let z = (resid / scale * hour_factor).clamp(-1e6, 1e6);
 
         // statistic: the largest standardised smoothed residual over the time scales
         let mut stat = 0f64;
