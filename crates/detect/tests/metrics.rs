@@ -3,8 +3,8 @@
 
 use faultlens_core::{Labels, MetricSeries, SeriesDetector, TimeRange, Timestamp};
 use faultlens_detect::metrics::{
-    DetectConfig, Ensemble, Mode, StreamConfig, StreamingDetector, detect_many, group_by_service, rank_in_window,
-    score_streaming,
+    AnomalyKind, AnomalyWindow, BatchConfig, DetectConfig, Ensemble, Mode, SeriesRef, StreamConfig, StreamingDetector,
+    detect_many, group_by_service, rank_in_window, score_batch, score_streaming,
 };
 use proptest::prelude::*;
 
@@ -283,4 +283,59 @@ fn a_jump_in_a_quiet_hour_stands_out() {
     };
     let (a_on, a_off) = (alarms(&StreamConfig::default()), alarms(&off));
     assert!(a_on <= a_off + 1, "{a_on} alarms on the plain series, {a_off} without the hours' spread");
+}
+
+/// Each window names the test that found it, in both modes.
+#[test]
+fn windows_name_the_test_that_found_them() {
+    let (stream, batch) = (detectors().remove(0), detectors().remove(1));
+    let near = |windows: &[AnomalyWindow], at: std::ops::Range<usize>| {
+        windows.iter().filter(|w| at.contains(&w.onset_index)).filter_map(|w| w.kind).collect::<Vec<_>>()
+    };
+    // a spike that stays inside the range of a daily wave, at its trough: the residual finds it
+    let n = 288 * 14;
+    let ts = regular(n, 300_000);
+    let mut v: Vec<f64> = (0..n).map(|i| 10.0 * (std::f64::consts::TAU * i as f64 / 288.0).sin()).collect();
+    for (x, e) in v.iter_mut().zip(noise(n, 3)) {
+        *x += 0.5 * e;
+    }
+    let trough = 288 * 12 + 216;
+    v[trough] += 8.0;
+    assert!(v[trough] < 0.0, "the spike stays inside the wave's range");
+    let a = stream.analyse(&SeriesRef::default(), &ts, &v);
+    assert_eq!(near(&a.windows, trough..trough + 1), [AnomalyKind::Residual], "{:?}", a.windows);
+    assert!(a.windows.iter().all(|w| w.evidence.detail.contains(" (test: ")));
+
+    // a shift of a third of the noise's width: no single point is rare, the stretch's mean is
+    let ts = regular(2000, 60_000);
+    let mut v = noise(2000, 5);
+    for x in v.iter_mut().skip(1500) {
+        *x += 0.3;
+    }
+    let a = stream.analyse(&SeriesRef::default(), &ts, &v);
+    assert!(near(&a.windows, 1500..1700).contains(&AnomalyKind::Stretch), "{:?}", a.windows);
+
+    // batch: a spike is a residual, a level shift's onset a shift
+    let mut v = noise(2000, 5);
+    v[1200] += 25.0;
+    for x in v.iter_mut().skip(1600) {
+        *x += 10.0;
+    }
+    let a = batch.analyse(&SeriesRef::default(), &ts, &v);
+    assert_eq!(near(&a.windows, 1200..1201), [AnomalyKind::Residual], "{:?}", a.windows);
+    assert_eq!(near(&a.windows, 1595..1606), [AnomalyKind::Shift], "{:?}", a.windows);
+    let r = score_batch(&ts, &v, &BatchConfig::default());
+    assert_eq!(r.kinds.len(), v.len());
+    assert!(r.kinds.iter().all(Option::is_some));
+
+    // streaming: a kind for every point rarer than 5%, and only for those: none before the
+    // warm-up ends, and none for a skipped point
+    let mut d = StreamingDetector::default();
+    let pts: Vec<_> = ts.iter().zip(&v).map(|(&t, &x)| d.update(t, x)).collect();
+    let warmup = StreamConfig::default().warmup as usize;
+    assert!(pts[..warmup].iter().all(|p| p.kind.is_none()));
+    assert!(pts.iter().all(|p| p.kind.is_some() == (p.p_value < 0.05)));
+    assert!(pts.iter().filter(|p| p.score >= 0.22).all(|p| p.kind.is_some()));
+    assert!(pts.iter().filter(|p| p.kind.is_some()).count() > 50, "a 5% tail has points on 2,000");
+    assert_eq!(d.update(ts[1999], 1.0).kind, None, "a timestamp that does not advance is skipped");
 }

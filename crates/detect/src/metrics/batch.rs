@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::tail::RarityHistogram;
+use super::windows::AnomalyKind;
 
 /// How the batch ensemble decomposes a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,6 +83,10 @@ pub struct BatchResult {
     pub esd_outliers: Vec<usize>,
     /// Indices where a level shift starts.
     pub level_shifts: Vec<usize>,
+    /// The test that gave each point its score: [`AnomalyKind::Shift`] at a level shift's onset
+    /// when the shift is the rarer finding there, [`AnomalyKind::Residual`] elsewhere; `None`
+    /// for skipped points and series too short to score.
+    pub kinds: Vec<Option<AnomalyKind>>,
 }
 
 fn median_of(v: &mut [f64]) -> f64 {
@@ -402,6 +407,7 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
         periods: Vec::new(),
         esd_outliers: Vec::new(),
         level_shifts: Vec::new(),
+        kinds: vec![None; n],
     };
     if y.len() < 8 {
         for (&i, &v) in keep.iter().zip(&y) {
@@ -489,6 +495,7 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
     }
     let esd = hybrid_esd(&resid, config.esd_max_fraction, config.esd_alpha);
     let mut p: Vec<f64> = z.iter().map(|&v| hist.tail_probability_leave_one_out(v)).collect();
+    let mut kinds = vec![AnomalyKind::Residual; p.len()];
     // a level shift's onset is as rare as its size against the residual scale
     for &k in &shifts {
         let before = deseason.get(k.saturating_sub(config.min_segment)..k).unwrap_or_default();
@@ -496,8 +503,12 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
         let mut b = before.to_vec();
         let mut a = after.to_vec();
         let size = (median_of(&mut a) - median_of(&mut b)).abs() / scale;
-        if let Some(pi) = p.get_mut(k) {
-            *pi = pi.min(hist.tail_probability(size));
+        if let (Some(pi), Some(kind)) = (p.get_mut(k), kinds.get_mut(k)) {
+            let p_shift = hist.tail_probability(size);
+            if p_shift < *pi {
+                *pi = p_shift;
+                *kind = AnomalyKind::Shift;
+            }
         }
     }
     // at a shift's onset the expectation is the level before it
@@ -517,6 +528,9 @@ pub fn score_batch(timestamps_ms: &[i64], values: &[f64], config: &BatchConfig) 
         {
             *s = super::tail::score_of_ln_p(pj.ln(), config.score_decades);
             *e = t + se + med;
+        }
+        if let (Some(slot), Some(&kind)) = (result.kinds.get_mut(i), kinds.get(j)) {
+            *slot = Some(kind);
         }
     }
     result.scale = scale;

@@ -23,7 +23,7 @@ mod windows;
 pub use batch::{BatchConfig, BatchResult, Decomposition, median_step, score_batch};
 pub use events::EventConfig;
 pub use stream::{PointScore, StreamConfig, StreamState};
-pub use windows::{AnomalyWindow, Direction, SeriesRef, WindowConfig, windows};
+pub use windows::{AnomalyKind, AnomalyWindow, Direction, SeriesRef, WindowConfig, windows};
 
 /// A streaming detector for one series: its configuration and its state.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -137,21 +137,22 @@ impl Ensemble {
     /// Scores a series and groups its anomalous points into windows with evidence.
     #[must_use]
     pub fn analyse(&self, series: &SeriesRef, timestamps_ms: &[i64], values: &[f64]) -> SeriesAnalysis {
-        let (scores, expected, scale) = match self.config.mode {
+        let (scores, expected, scale, kinds) = match self.config.mode {
             Mode::Stream => {
                 let pts = score_streaming(timestamps_ms, values, &self.config.stream);
                 let scores = pts.iter().map(|p| p.score).collect::<Vec<_>>();
                 let expected = pts.iter().map(|p| p.expected).collect();
                 let scale = pts.iter().map(|p| p.scale).collect();
-                (scores, expected, scale)
+                let kinds = pts.iter().map(|p| p.kind).collect();
+                (scores, expected, scale, kinds)
             }
             Mode::Batch => {
                 let r = score_batch(timestamps_ms, values, &self.config.batch);
                 let scale = vec![r.scale; r.scores.len()];
-                (r.scores, r.expected, scale)
+                (r.scores, r.expected, scale, r.kinds)
             }
         };
-        let windows = windows(series, timestamps_ms, values, &scores, &expected, &scale, &self.config.windows);
+        let windows = windows(series, timestamps_ms, values, &scores, &expected, &scale, &kinds, &self.config.windows);
         SeriesAnalysis {
             series: series.clone(),
             max_score: scores.iter().copied().fold(0.0, f64::max),

@@ -29,6 +29,10 @@ use super::range::RangeTracker;
 use super::season::DailyProfile;
 use super::stretch::{StretchTracker, two_sided_p};
 use super::tail::{RarityHistogram, Stat, fast_ln, score_of_ln_p, unit_growth};
+use super::windows::AnomalyKind;
+
+/// Tail probability below which a point's [`PointScore::kind`] names the test that found it.
+const KIND_P: f64 = 0.05;
 
 /// Settings of the streaming scorer. The defaults are the one configuration used everywhere.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,11 +135,15 @@ pub struct PointScore {
     pub scale: f64,
     /// Whether this point opened an event (the onset of a reported excursion).
     pub onset: bool,
+    /// The test that gave the point its tail probability, when that is under 5% (`None` for
+    /// ordinary points, before the scorer's warm-up ends, and for skipped points). A score of
+    /// 0.22 or more always has a kind.
+    pub kind: Option<AnomalyKind>,
 }
 
 impl PointScore {
     fn none(expected: f64) -> Self {
-        Self { score: 0.0, p_value: 1.0, z: 0.0, expected, scale: 0.0, onset: false }
+        Self { score: 0.0, p_value: 1.0, z: 0.0, expected, scale: 0.0, onset: false, kind: None }
     }
 }
 
@@ -235,11 +243,19 @@ impl StreamState {
         let exc = self.range.excursion(x, floor);
         let s_exc = Stat::new(exc);
         let prepared = zs.map(Stat::new);
+        // the tail probabilities of the point's own residual, of the rarest residual over the
+        // time scales and of the range term, kept to name the test that found a rare point
+        let mut tests = (1.0f64, 1.0f64, 1.0f64);
         let p = if scored {
             let mut p_res = 1.0f64;
-            for (h, s) in self.scale_hists.iter_mut().zip(&prepared) {
-                p_res = p_res.min(h.tail_probability_stat(s));
+            for (j, (h, s)) in self.scale_hists.iter_mut().zip(&prepared).enumerate() {
+                let q = h.tail_probability_stat(s);
+                if j == 0 {
+                    tests.0 = q;
+                }
+                p_res = p_res.min(q);
             }
+            tests.1 = p_res;
             let p_res = (p_res * 3.0).min(1.0);
             // P(outside the range) x P(this far | outside): the excursion's tail is estimated
             // from past excursions only, not from the mass of points inside the range
@@ -249,6 +265,7 @@ impl StreamState {
             } else {
                 1.0
             };
+            tests.2 = p_val;
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
@@ -266,6 +283,7 @@ impl StreamState {
         // alarm handling: one reported onset per sustained excursion
         let (mut p_out, mut onset) = if scored { self.events.step(self.n, p, &config.events) } else { (1.0, false) };
         let mut p = p;
+        let mut stretch_found = false;
         // a raised or lowered stretch of raw values, judged once a block and reported at its
         // onset only
         if config.stretch_block > 0 {
@@ -285,6 +303,7 @@ impl StreamState {
                 ) && scored
                 {
                     let p_stretch = two_sided_p(z);
+                    stretch_found = p_stretch < p;
                     p = p.min(p_stretch);
                     p_out = p_out.min(p_stretch);
                     onset = true;
@@ -292,6 +311,18 @@ impl StreamState {
             }
         }
         let score = score_of_ln_p(fast_ln(p_out), config.score_decades);
+        let kind = (p < KIND_P).then(|| {
+            let (p_point, p_res, p_val) = tests;
+            if stretch_found {
+                AnomalyKind::Stretch
+            } else if p_val < (p_res * 3.0).min(1.0) {
+                AnomalyKind::OutOfRange
+            } else if p_res < p_point {
+                AnomalyKind::Shift
+            } else {
+                AnomalyKind::Residual
+            }
+        });
 
         // learn, after scoring (causal)
         let clip = 4.0 * scale;
@@ -304,6 +335,6 @@ impl StreamState {
             self.scale += config.scale_alpha as f32 * (abs - self.scale);
         }
 
-        PointScore { score, p_value: p, z, expected, scale, onset }
+        PointScore { score, p_value: p, z, expected, scale, onset, kind }
     }
 }

@@ -13,6 +13,37 @@ pub enum Direction {
     Down,
 }
 
+/// Which of the detector's tests gave a point its tail probability: what kind of departure
+/// from the series' own history it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// The point's own residual: its distance from the expected value.
+    Residual,
+    /// A residual that persisted: the residual smoothed over a few dozen points in streaming
+    /// mode, a level shift's onset in batch mode.
+    Shift,
+    /// The value lies beyond the range the series has occupied, further than the series' own
+    /// tail reaches.
+    OutOfRange,
+    /// The mean of the last stretch of points (six blocks of 25 by default) against the means of
+    /// the series' past stretches (streaming mode).
+    Stretch,
+}
+
+impl AnomalyKind {
+    /// A short phrase for reports: what the test looks for.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Residual => "the point's distance from the expected value",
+            Self::Shift => "a sustained shift from the expected value",
+            Self::OutOfRange => "a value beyond the range the series has occupied",
+            Self::Stretch => "a stretch whose mean is unlike the series' past stretches",
+        }
+    }
+}
+
 /// One anomalous excursion of a series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyWindow {
@@ -28,6 +59,9 @@ pub struct AnomalyWindow {
     pub direction: Direction,
     /// Highest score in the window.
     pub peak_score: f64,
+    /// The test that gave the window's highest-scoring point its tail probability (`None` when
+    /// the scorer did not say, as when the caller passes no kinds to [`windows`]).
+    pub kind: Option<AnomalyKind>,
     /// Largest distance from the expected value, in the series' units.
     pub magnitude: f64,
     /// The same distance in robust standard deviations.
@@ -70,8 +104,10 @@ impl Default for WindowConfig {
 }
 
 /// Groups scores into windows. `expected` and `scale` describe the model's expectation
-/// (`scale` per point, or one value repeated).
+/// (`scale` per point, or one value repeated); `kinds` says which test scored each point (it
+/// may be empty, or shorter than the series: missing kinds are `None`).
 #[must_use]
+#[allow(clippy::too_many_arguments)]
 pub fn windows(
     series: &SeriesRef,
     timestamps_ms: &[i64],
@@ -79,6 +115,7 @@ pub fn windows(
     scores: &[f64],
     expected: &[f64],
     scale: &[f64],
+    kinds: &[Option<AnomalyKind>],
     config: &WindowConfig,
 ) -> Vec<AnomalyWindow> {
     let n = scores.len().min(timestamps_ms.len()).min(values.len());
@@ -102,7 +139,7 @@ pub fn windows(
             }
             j += 1;
         }
-        out.push(build(series, timestamps_ms, values, scores, expected, scale, start, end));
+        out.push(build(series, timestamps_ms, values, (scores, kinds), expected, scale, start, end));
         i = end + 1;
     }
     out
@@ -113,7 +150,7 @@ fn build(
     series: &SeriesRef,
     ts: &[i64],
     values: &[f64],
-    scores: &[f64],
+    (scores, kinds): (&[f64], &[Option<AnomalyKind>]),
     expected: &[f64],
     scale: &[f64],
     start: usize,
@@ -123,10 +160,15 @@ fn build(
     let mut peak = (start, 0.0f64, 0.0f64);
     let mut hasher = ContentHasher::new();
     let mut peak_score = 0.0f64;
+    let mut kind = None;
     for k in start..=end {
         let (t, v, e) = (ts.get(k).copied().unwrap_or(0), at(values, k), at(expected, k));
         hasher.part(&t.to_le_bytes()).part(&v.to_le_bytes());
-        peak_score = peak_score.max(at(scores, k));
+        // the first point with the highest score names the window's kind
+        if at(scores, k) > peak_score || k == start {
+            peak_score = peak_score.max(at(scores, k));
+            kind = kinds.get(k).copied().flatten();
+        }
         let d = v - e;
         if d.is_finite() && d.abs() > peak.1.abs() {
             peak = (k, d, d / at(scale, k).max(f64::MIN_POSITIVE));
@@ -138,12 +180,13 @@ fn build(
     let (exp0, sc0, obs0) = (at(expected, start), at(scale, start), at(values, start));
     let direction = if peak.1 >= 0.0 { Direction::Up } else { Direction::Down };
     let detail = format!(
-        "{} {} from {onset} to {end_t}: observed {obs0:.4} vs expected {exp0:.4} (band {:.4}..{:.4}), peak {:+.1} sigma, score {peak_score:.2}",
+        "{} {} from {onset} to {end_t}: observed {obs0:.4} vs expected {exp0:.4} (band {:.4}..{:.4}), peak {:+.1} sigma, score {peak_score:.2}{}",
         series.selector,
         if direction == Direction::Up { "rose" } else { "fell" },
         exp0 - 3.0 * sc0,
         exp0 + 3.0 * sc0,
         peak.2,
+        kind.map(|k| format!(" (test: {})", k.describe())).unwrap_or_default(),
     );
     AnomalyWindow {
         onset,
@@ -152,6 +195,7 @@ fn build(
         end_index: end,
         direction,
         peak_score,
+        kind,
         magnitude: peak.1.abs(),
         magnitude_sigmas: peak.2.abs(),
         expected: exp0,
@@ -176,11 +220,49 @@ mod tests {
             scores[i] = 0.9;
         }
         scores[18] = 0.7;
-        let w = windows(&SeriesRef::default(), &ts, &values, &scores, &[0.0; 20], &[1.0; 20], &WindowConfig::default());
+        let w = windows(
+            &SeriesRef::default(),
+            &ts,
+            &values,
+            &scores,
+            &[0.0; 20],
+            &[1.0; 20],
+            &[],
+            &WindowConfig::default(),
+        );
         assert_eq!(w.len(), 2);
+        assert_eq!(w[0].kind, None);
         assert_eq!((w[0].onset_index, w[0].end_index, w[0].direction), (5, 11, Direction::Up));
         assert_eq!(w[0].magnitude_sigmas, 10.0);
         assert_eq!(w[1].onset_index, 18);
         assert!(w[0].evidence.range.is_some());
+    }
+
+    #[test]
+    fn a_window_takes_the_kind_of_its_first_highest_point() {
+        let ts: Vec<i64> = (0..10).map(|i| i * 1000).collect();
+        let values = [0.0, 0.0, 5.0, 9.0, 9.0, 5.0, 0.0, 0.0, 0.0, 0.0];
+        let scores = [0.0, 0.0, 0.6, 0.9, 0.9, 0.6, 0.0, 0.0, 0.0, 0.0];
+        let kinds = [
+            None,
+            None,
+            Some(AnomalyKind::Residual),
+            Some(AnomalyKind::OutOfRange),
+            Some(AnomalyKind::Shift),
+            Some(AnomalyKind::Shift),
+        ];
+        let run = |kinds: &[Option<AnomalyKind>]| {
+            let config = WindowConfig { threshold: 0.5, merge_gap: 0 };
+            windows(&SeriesRef::default(), &ts, &values, &scores, &[0.0; 10], &[1.0; 10], kinds, &config)
+        };
+        let w = run(&kinds);
+        assert_eq!(w.len(), 1);
+        assert_eq!((w[0].onset_index, w[0].end_index, w[0].peak_score), (2, 5, 0.9));
+        assert_eq!(w[0].kind, Some(AnomalyKind::OutOfRange));
+        let detail = &w[0].evidence.detail;
+        assert!(detail.ends_with("(test: a value beyond the range the series has occupied)"), "{detail}");
+        // kinds shorter than the series are missing, not an error
+        let short = run(&kinds[..3]);
+        assert_eq!(short[0].kind, None);
     }
 }
