@@ -10,7 +10,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/faultlens
 TEST_FEATURES ?= --features faultlens-verify/polars,faultlens-benches/polars
 SHARED ?= ../shared
 
-.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary eval-preflight schema demo-bundles clean
+.PHONY: demo test deps fmt fmt-check clippy unit doctest doc-check build-extra fuzz-build fuzz bench eval eval-rca eval-canary eval-preflight schema state-fixture demo-bundles clean
 
 ## Run the analysis on the bundled demo incident, then plan, gate, approve, dry-run and audit
 ## its fix (no external services).
@@ -123,6 +123,10 @@ eval-rca:
 ## Regenerate the committed JSON Schema of the manifest.
 schema:
 	FAULTLENS_UPDATE_SCHEMA=1 $(CARGO) test -q -p faultlens-core --test bundle json_schema_has_not_drifted
+
+## Regenerate the saved streaming-detector state the tests pin, after bumping STATE_FORMAT.
+state-fixture:
+	FAULTLENS_UPDATE_STATE_FIXTURE=1 $(CARGO) test -q -p faultlens-detect --test metrics saved_state_layout_is_pinned_to_its_format
 
 ## Regenerate the committed demo bundles from the simulator.
 demo-bundles:

@@ -19,6 +19,20 @@ pub trait SeriesDetector: Send + Sync + Debug {
 
     /// Starts a causal stream for one series.
     fn start_stream(&self) -> Box<dyn SeriesStream>;
+
+    /// Resumes a causal stream from a [`SeriesStream::snapshot`], so a process can restart
+    /// without relearning.
+    ///
+    /// # Errors
+    /// When the snapshot cannot be resumed by this detector: saved by another detector, another
+    /// build's state format, or other settings. Detectors that cannot resume streams at all
+    /// (the default) always refuse.
+    fn resume_stream(&self, _snapshot: serde_json::Value) -> Result<Box<dyn SeriesStream>> {
+        Err(crate::Error::invalid(
+            "detector state",
+            format!("the {} detector cannot resume a saved stream", self.name()),
+        ))
+    }
 }
 
 /// The causal, point-at-a-time form of a detector: the score of a point depends only on the

@@ -1,10 +1,10 @@
 //! Invariants and bad-input behaviour of the metric detectors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use faultlens_core::{Labels, MetricSeries, SeriesDetector, TimeRange, Timestamp};
+use faultlens_core::{Labels, MetricSeries, SeriesDetector, SeriesStream, TimeRange, Timestamp};
 use faultlens_detect::metrics::{
-    AnomalyKind, AnomalyWindow, BatchConfig, DetectConfig, Ensemble, Mode, SeriesRef, StreamConfig, StreamingDetector,
-    detect_many, group_by_service, rank_in_window, score_batch, score_streaming,
+    AnomalyKind, AnomalyWindow, BatchConfig, DetectConfig, Ensemble, Mode, STATE_FORMAT, SeriesRef, StreamConfig,
+    StreamingDetector, detect_many, group_by_service, rank_in_window, score_batch, score_streaming,
 };
 use proptest::prelude::*;
 
@@ -140,6 +140,109 @@ fn state_round_trips_and_continues_identically() {
     let whole: Vec<f64> = score_streaming(&ts, &v, &StreamConfig::default()).iter().map(|p| p.score).collect();
     assert_eq!(&whole[..1500], &first[..]);
     assert!(a.state().memory_bytes() <= 2048, "state is {} bytes", a.state().memory_bytes());
+}
+
+/// A detector saved by this build: 15 days of a daily wave at 5-minute steps, so every part of
+/// the state (the daily profile's bins, the histograms, the range, the stretch record) is filled.
+const STATE_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stream-state.json");
+
+fn daily_wave(n: usize) -> (Vec<i64>, Vec<f64>) {
+    let ts = regular(n, 300_000);
+    let v = noise(n, 21)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| 5.0 * (i as f64 * std::f64::consts::TAU / 288.0).sin() + e)
+        .collect();
+    (ts, v)
+}
+
+/// The saved layout is pinned: a state saved in this [`STATE_FORMAT`] loads, and saves back to
+/// the same JSON, field for field. A change to the state's fields fails here until the format
+/// is bumped and the fixture regenerated (`make state-fixture`), so a state saved
+/// by another build is refused with a clear message instead of being misread.
+/// The layout of a saved state: its fields, the types of their values and the lengths of its
+/// arrays, with every number replaced by zero.
+fn layout(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(_) => Value::from(0),
+        Value::Array(a) => Value::Array(a.iter().map(layout).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), layout(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn saved_state_layout_is_pinned_to_its_format() {
+    let (ts, v) = daily_wave(288 * 15);
+    if std::env::var_os("FAULTLENS_UPDATE_STATE_FIXTURE").is_some() {
+        let mut d = StreamingDetector::default();
+        for (&t, &x) in ts.iter().zip(&v) {
+            d.update(t, x);
+        }
+        let json = serde_json::to_string_pretty(&d.snapshot().unwrap()).unwrap();
+        std::fs::create_dir_all(std::path::Path::new(STATE_FIXTURE).parent().unwrap()).unwrap();
+        std::fs::write(STATE_FIXTURE, json + "\n").unwrap();
+    }
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(STATE_FIXTURE).unwrap()).unwrap();
+    assert_eq!(saved["format"], STATE_FORMAT, "the fixture is of another format: regenerate it (make state-fixture)");
+    let restored = StreamingDetector::restore(saved.clone()).unwrap_or_else(|e| {
+        panic!(
+            "a state saved in format {STATE_FORMAT} no longer loads ({e}): bump STATE_FORMAT and regenerate the fixture"
+        )
+    });
+    assert_eq!(
+        layout(&serde_json::to_value(&restored).unwrap()),
+        layout(&saved),
+        "the state's fields changed: bump STATE_FORMAT and regenerate the fixture (make state-fixture)"
+    );
+    assert!(restored.state().points() as usize == ts.len() && restored.state().memory_bytes() > 1500);
+}
+
+#[test]
+fn a_saved_stream_resumes_only_where_it_can() {
+    let (ts, v) = daily_wave(288 * 5);
+    let ensemble = Ensemble::new(DetectConfig::default());
+    let mut a = ensemble.start_stream();
+    for (&t, &x) in ts[..1000].iter().zip(&v[..1000]) {
+        a.update(t, x);
+    }
+    // saved as text, as a process would write it, and resumed by the same settings, it continues
+    // exactly as the stream that never stopped
+    let text = serde_json::to_string(&a.snapshot().unwrap()).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut b = ensemble.resume_stream(saved.clone()).unwrap();
+    for (&t, &x) in ts[1000..].iter().zip(&v[1000..]) {
+        assert_eq!(a.update(t, x), b.update(t, x));
+    }
+    // other settings, another build's format, or something else altogether: refused, with why
+    let other = Ensemble::new(DetectConfig {
+        stream: StreamConfig { warmup: 31, ..StreamConfig::default() },
+        ..DetectConfig::default()
+    });
+    let e = other.resume_stream(saved.clone()).unwrap_err().to_string();
+    assert!(e.contains("other streaming settings"), "{e}");
+    let mut old = saved.clone();
+    old.as_object_mut().unwrap().remove("format");
+    let e = StreamingDetector::restore(old).unwrap_err().to_string();
+    assert!(e.contains("state format 0") && e.contains(&format!("format {STATE_FORMAT}")), "{e}");
+    let mut newer = saved.clone();
+    newer["format"] = serde_json::json!(STATE_FORMAT + 1);
+    assert!(
+        StreamingDetector::restore(newer)
+            .unwrap_err()
+            .to_string()
+            .contains(&format!("state format {}", STATE_FORMAT + 1))
+    );
+    let mut garbled = saved;
+    garbled["state"]["level"] = serde_json::json!("high");
+    let e = StreamingDetector::restore(garbled).unwrap_err().to_string();
+    assert!(e.contains("detector state") && e.contains("invalid type"), "{e}");
+    let e = StreamingDetector::restore(serde_json::json!({"format": "one"})).unwrap_err().to_string();
+    assert!(e.contains("`format`"), "{e}");
+    // the batch ensemble has no stream of its own to resume
+    let batch = Ensemble::new(DetectConfig::default().with_mode(Mode::Batch));
+    assert!(batch.resume_stream(serde_json::json!({})).is_err());
 }
 
 #[test]

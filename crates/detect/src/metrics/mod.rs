@@ -25,9 +25,21 @@ pub use events::EventConfig;
 pub use stream::{PointScore, StreamConfig, StreamState};
 pub use windows::{AnomalyKind, AnomalyWindow, Direction, SeriesRef, WindowConfig, windows};
 
+/// The layout of a saved [`StreamingDetector`]. It changes whenever the state's fields do, so
+/// a state saved by another build is refused with a clear error rather than misread.
+/// Snapshots without the field (format 0) come from builds before the layout was numbered.
+pub const STATE_FORMAT: u32 = 1;
+
 /// A streaming detector for one series: its configuration and its state.
+///
+/// It serialises (with its [`STATE_FORMAT`]), so a process can save its detectors and resume
+/// them after a restart without relearning: [`SeriesStream::snapshot`] saves,
+/// [`StreamingDetector::restore`] (or [`Ensemble`]'s [`SeriesDetector::resume_stream`]) loads.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamingDetector {
+    /// [`STATE_FORMAT`] of the build that saved it.
+    #[serde(default)]
+    format: u32,
     config: StreamConfig,
     state: StreamState,
 }
@@ -37,7 +49,38 @@ impl StreamingDetector {
     #[must_use]
     pub fn new(config: StreamConfig) -> Self {
         let state = StreamState::new(&config);
-        Self { config, state }
+        Self { format: STATE_FORMAT, config, state }
+    }
+
+    /// Loads a detector saved by [`SeriesStream::snapshot`] (or serialised to JSON).
+    ///
+    /// # Errors
+    /// When the snapshot was saved by a build with another [`STATE_FORMAT`] (the message gives
+    /// both), or is not a saved detector (the message names the field at fault).
+    pub fn restore(snapshot: serde_json::Value) -> faultlens_core::Result<Self> {
+        let format = match snapshot.get("format") {
+            None => 0,
+            Some(v) => v.as_u64().and_then(|f| u32::try_from(f).ok()).ok_or_else(|| {
+                faultlens_core::Error::invalid("detector state", format!("field `format` is {v}, not a format number"))
+            })?,
+        };
+        if format != STATE_FORMAT {
+            return Err(faultlens_core::Error::invalid(
+                "detector state",
+                format!(
+                    "saved in state format {format}{}, this build reads format {STATE_FORMAT}; start the series \
+                     afresh (it relearns within a few hundred points)",
+                    if format == 0 { " (before formats were numbered)" } else { "" }
+                ),
+            ));
+        }
+        serde_json::from_value(snapshot).map_err(|e| faultlens_core::Error::invalid("detector state", e.to_string()))
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
     }
 
     /// Scores one point (see [`StreamState::update`]).
@@ -187,6 +230,20 @@ impl SeriesDetector for Ensemble {
 
     fn start_stream(&self) -> Box<dyn SeriesStream> {
         Box::new(StreamingDetector::new(self.config.stream.clone()))
+    }
+
+    /// Resumes a stream saved by [`SeriesStream::snapshot`]; it must have been saved with this
+    /// ensemble's streaming settings, since its state was learned under them.
+    fn resume_stream(&self, snapshot: serde_json::Value) -> faultlens_core::Result<Box<dyn SeriesStream>> {
+        let d = StreamingDetector::restore(snapshot)?;
+        if d.config != self.config.stream {
+            return Err(faultlens_core::Error::invalid(
+                "detector state",
+                "saved with other streaming settings than this detector's; resume it with a detector built \
+                 from its own settings (StreamingDetector::restore keeps them)",
+            ));
+        }
+        Ok(Box::new(d))
     }
 }
 
