@@ -1,11 +1,11 @@
 //! `faultlens detect series|bundle`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use faultlens::core::Timestamp;
 use faultlens::core::{Bundle, LoadOptions};
-use faultlens::detect::metrics::{self, BatchConfig, DetectConfig, StreamConfig, score_batch, score_streaming};
+use faultlens::detect::metrics::{self, BatchConfig, DetectConfig, StreamConfig, StreamingDetector, score_batch};
 
 use crate::output::json;
 use crate::{Failure, Format};
@@ -43,6 +43,11 @@ pub(crate) enum DetectAction {
         /// Detector settings as JSON (fields of `StreamConfig`; omitted fields keep their defaults).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// The detector's saved state (streaming mode): resumed from this file when it exists,
+        /// and written back after the last row, so a series can be scored in pieces, one run at
+        /// a time, exactly as in one run. Rows not after the state's last timestamp score 0.
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Print the anomalies of a bundle's metric series in its incident window, by service.
     Bundle {
@@ -67,21 +72,85 @@ fn fail(code: u8, message: String) -> Failure {
 
 pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
     match action {
-        DetectAction::Series { input, output, mode, config } => {
-            let config = match config {
-                None => StreamConfig::default(),
+        DetectAction::Series { input, output, mode, config, state } => {
+            let given = match &config {
+                None => None,
                 Some(p) => {
-                    let text = std::fs::read_to_string(&p).map_err(|e| fail(3, format!("{}: {e}", p.display())))?;
-                    serde_json::from_str(&text).map_err(|e| fail(2, format!("{}: {e}", p.display())))?
+                    let text = std::fs::read_to_string(p).map_err(|e| fail(3, format!("{}: {e}", p.display())))?;
+                    Some(serde_json::from_str(&text).map_err(|e| fail(2, format!("{}: {e}", p.display())))?)
                 }
             };
-            series(&input, &output, mode, &config, format)
+            let scorer = match (mode, state) {
+                (Mode::Batch, Some(_)) => {
+                    return Err(fail(
+                        2,
+                        "--state keeps a streaming detector; it cannot be used with --mode batch".into(),
+                    ));
+                }
+                (Mode::Batch, None) => Scorer::Batch,
+                (Mode::Stream, None) => {
+                    Scorer::Stream(Box::new(StreamingDetector::new(given.unwrap_or_default())), None)
+                }
+                (Mode::Stream, Some(path)) => {
+                    Scorer::Stream(Box::new(resume_or_start(&path, given.as_ref(), config.as_deref())?), Some(path))
+                }
+            };
+            series(&input, &output, scorer, format)
         }
         DetectAction::Bundle { dir, mode, top, by } => bundle(&dir, mode, top, by, format),
     }
 }
 
-fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, format: Format) -> Result<(), Failure> {
+/// How `detect series` scores: the batch ensemble, or a streaming detector (fresh or resumed)
+/// and the file its state is saved to.
+enum Scorer {
+    Batch,
+    Stream(Box<StreamingDetector>, Option<PathBuf>),
+}
+
+/// The detector saved at `path`, or a fresh one when the file does not exist. Settings given
+/// with `--config` must be the ones the saved detector learned under.
+fn resume_or_start(
+    path: &Path,
+    given: Option<&StreamConfig>,
+    config_path: Option<&Path>,
+) -> Result<StreamingDetector, Failure> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(StreamingDetector::new(given.cloned().unwrap_or_default()));
+        }
+        Err(e) => return Err(fail(3, format!("{}: {e}", path.display()))),
+    };
+    let value = serde_json::from_str(&text).map_err(|e| fail(2, format!("{}: {e}", path.display())))?;
+    let d = StreamingDetector::restore(value).map_err(|e| fail(2, format!("{}: {e}", path.display())))?;
+    if let (Some(given), Some(config_path)) = (given, config_path)
+        && given != d.config()
+    {
+        return Err(fail(
+            2,
+            format!(
+                "{}: the saved detector learned under other settings than {}; leave out --config to keep its own",
+                path.display(),
+                config_path.display()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// Writes the detector's state next to `path` and renames it into place, so an interrupted
+/// run leaves the previous state whole.
+fn save_state(path: &Path, d: &StreamingDetector) -> Result<(), Failure> {
+    let text = serde_json::to_string(d).map_err(|e| fail(3, format!("{}: {e}", path.display())))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).map_err(|e| fail(3, format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail(3, format!("{}: {e}", path.display())))
+}
+
+fn series(input: &PathBuf, output: &PathBuf, scorer: Scorer, format: Format) -> Result<(), Failure> {
     let mut rdr = csv::Reader::from_path(input).map_err(|e| fail(3, format!("{}: {e}", input.display())))?;
     let headers = rdr.headers().map_err(|e| fail(3, format!("{}: line 1: {e}", input.display())))?.clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
@@ -111,9 +180,11 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
         vs.push(v);
         raw.push((t_text, v_text));
     }
-    let scores: Vec<f64> = match mode {
-        Mode::Stream => score_streaming(&ts, &vs, config).into_iter().map(|p| p.score).collect(),
-        Mode::Batch => score_batch(&ts, &vs, &BatchConfig::default()).scores,
+    let (scores, state) = match scorer {
+        Scorer::Stream(mut d, state) => {
+            (ts.iter().zip(&vs).map(|(&t, &v)| d.update(t, v).score).collect(), Some((d, state)))
+        }
+        Scorer::Batch => (score_batch(&ts, &vs, &BatchConfig::default()).scores, None),
     };
     let mut w = csv::Writer::from_path(output).map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let io = |e: csv::Error| fail(3, format!("{}: {e}", output.display()));
@@ -122,8 +193,16 @@ fn series(input: &PathBuf, output: &PathBuf, mode: Mode, config: &StreamConfig, 
         w.write_record([t.as_str(), v.as_str(), &format!("{s:.6}")]).map_err(io)?;
     }
     w.flush().map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
+    let saved = match &state {
+        Some((d, Some(path))) => {
+            save_state(path, d)?;
+            serde_json::json!({"path": path, "points": d.state().points(), "skipped": d.state().skipped()})
+        }
+        _ => serde_json::Value::Null,
+    };
+    let report = serde_json::json!({"ok": true, "rows": scores.len(), "output": output, "state": saved});
     if format == Format::Json {
-        return json(&serde_json::json!({"ok": true, "rows": scores.len(), "output": output}));
+        return json(&report);
     }
     Ok(())
 }

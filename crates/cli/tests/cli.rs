@@ -172,6 +172,76 @@ fn detect_series_keeps_every_row_in_order() {
     assert!(String::from_utf8_lossy(&r.stderr).contains("line 2"));
 }
 
+/// A series scored in two runs that save and resume the detector's state scores exactly as in
+/// one run; a state that cannot be resumed is refused with the reason.
+#[test]
+fn detect_series_resumes_from_a_saved_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let rows: Vec<String> = (0..600)
+        .map(|i| {
+            let v = 20.0
+                + 5.0 * (f64::from(i) / 30.0).sin()
+                + f64::from((i * 7919) % 11) * 0.3
+                + if i == 450 { 40.0 } else { 0.0 };
+            format!("2024-01-01T{:02}:{:02}:00Z,{v}", i / 60, i % 60)
+        })
+        .collect();
+    let write = |name: &str, part: &[String]| {
+        std::fs::write(path(name), format!("timestamp,value\n{}\n", part.join("\n"))).unwrap()
+    };
+    write("all.csv", &rows);
+    write("a.csv", &rows[..400]);
+    write("b.csv", &rows[400..]);
+    let scores = |name: &str| -> Vec<String> {
+        std::fs::read_to_string(path(name))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit_once(',').unwrap().1.to_string())
+            .collect()
+    };
+    ok(&["detect", "series", &path("all.csv"), "--output", &path("all.out")]);
+    ok(&["detect", "series", &path("a.csv"), "--output", &path("a.out"), "--state", &path("state.json")]);
+    // the second piece, resumed from the state the first one saved
+    let resume = |out: &str| -> serde_json::Value {
+        let (input, out, state) = (path("b.csv"), path(out), path("state.json"));
+        serde_json::from_str(&ok(&[
+            "detect", "series", &input, "--output", &out, "--state", &state, "--format", "json",
+        ]))
+        .unwrap()
+    };
+    let v = resume("b.out");
+    assert_eq!((v["state"]["points"].as_u64(), v["state"]["skipped"].as_u64()), (Some(600), Some(0)));
+    let pieces: Vec<String> = scores("a.out").into_iter().chain(scores("b.out")).collect();
+    assert_eq!(pieces, scores("all.out"));
+    assert!(scores("all.out")[450].parse::<f64>().unwrap() >= 0.5, "the spike is found");
+
+    // the same rows again are not after the saved state's last point: skipped, scored 0
+    let v = resume("b2.out");
+    assert_eq!(v["state"]["skipped"].as_u64(), Some(200));
+    assert!(scores("b2.out").iter().all(|s| s == "0.000000"));
+
+    // refused, with the reason: batch mode, other settings, another build's format
+    let refused = |state: &str, extra: &[&str], why: &str| {
+        let (input, out, state) = (path("b.csv"), path("x"), path(state));
+        let args = [["detect", "series", &input, "--output", &out, "--state", &state].as_slice(), extra].concat();
+        let r = faultlens(&args);
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    };
+    refused("state.json", &["--mode", "batch"], "--mode batch");
+    std::fs::write(path("warm.json"), r#"{"warmup": 50}"#).unwrap();
+    refused("state.json", &["--config", &path("warm.json")], "other settings");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("state.json")).unwrap()).unwrap();
+    saved["format"] = serde_json::json!(0);
+    std::fs::write(path("old.json"), saved.to_string()).unwrap();
+    refused("old.json", &[], "state format 0");
+    assert!(!dir.path().join("state.json.tmp").exists(), "the state is renamed into place");
+}
+
 #[test]
 fn detect_bundle_reports_by_service() {
     let b = repo().join("examples/bundles/bad-deploy");
