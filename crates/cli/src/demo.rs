@@ -161,14 +161,13 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
         if let Some(w) = &g.strongest {
             let sign = if w.direction == metrics::Direction::Up { 1.0 } else { -1.0 };
             println!(
-                "           strongest: {} {:+.1} sigma, {} vs expected {}..{}{}{}",
+                "           strongest: {} {:+.1} sigma, {} vs expected {}..{}{}",
                 g.series.first().map(|r| r.selector.split('{').next().unwrap_or_default()).unwrap_or_default(),
                 sign * w.magnitude_sigmas,
                 num(w.observed),
                 num(w.band_low),
                 num(w.band_high),
-                if w.kind.is_some() { "; test: " } else { "" },
-                w.kind.map_or("", metrics::AnomalyKind::describe)
+                w.kind.map(|k| format!("; test: {k}")).unwrap_or_default()
             );
         }
     }

@@ -268,14 +268,13 @@ fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format
             let how = w
                 .map(|w| {
                     format!(
-                        "{:?} {:+.1} sigma, observed {} vs band {}..{}{}{}",
+                        "{:?} {:+.1} sigma, observed {} vs band {}..{}{}",
                         w.direction,
                         if w.direction == metrics::Direction::Up { w.magnitude_sigmas } else { -w.magnitude_sigmas },
                         crate::output::num(w.observed),
                         crate::output::num(w.band_low),
                         crate::output::num(w.band_high),
-                        if w.kind.is_some() { "; test: " } else { "" },
-                        w.kind.map_or("", metrics::AnomalyKind::describe)
+                        w.kind.map(|k| format!("; test: {k}")).unwrap_or_default()
                     )
                 })
                 .unwrap_or_default();

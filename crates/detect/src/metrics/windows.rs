@@ -44,6 +44,12 @@ impl AnomalyKind {
     }
 }
 
+impl std::fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// One anomalous excursion of a series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyWindow {
@@ -139,7 +145,7 @@ pub fn windows(
             }
             j += 1;
         }
-        out.push(build(series, timestamps_ms, values, (scores, kinds), expected, scale, start, end));
+        out.push(build(series, timestamps_ms, values, scores, kinds, expected, scale, start, end));
         i = end + 1;
     }
     out
@@ -150,7 +156,8 @@ fn build(
     series: &SeriesRef,
     ts: &[i64],
     values: &[f64],
-    (scores, kinds): (&[f64], &[Option<AnomalyKind>]),
+    scores: &[f64],
+    kinds: &[Option<AnomalyKind>],
     expected: &[f64],
     scale: &[f64],
     start: usize,
@@ -186,7 +193,7 @@ fn build(
         exp0 - 3.0 * sc0,
         exp0 + 3.0 * sc0,
         peak.2,
-        kind.map(|k| format!(" (test: {})", k.describe())).unwrap_or_default(),
+        kind.map(|k| format!(" (test: {k})")).unwrap_or_default(),
     );
     AnomalyWindow {
         onset,
