@@ -388,6 +388,45 @@ fn a_jump_in_a_quiet_hour_stands_out() {
     assert!(a_on <= a_off + 1, "{a_on} alarms on the plain series, {a_off} without the hours' spread");
 }
 
+/// A spike a nightly job causes at 02:00 stops alarming once it has repeated on the two days
+/// before; a spike at another hour, or a nightly one ten times larger, still alarms.
+#[test]
+fn a_nightly_spike_is_expected_after_two_nights() {
+    let n = 288 * 10;
+    let ts = regular(n, 300_000);
+    // the first point of each UTC day (the series starts at 22:13)
+    let day_start = |d: usize| (0..n).find(|&i| ts[i] % 86_400_000 < 300_000).unwrap() + 288 * d;
+    let mut v: Vec<f64> = noise(n, 17).iter().map(|e| 10.0 + e).collect();
+    let nightly: Vec<usize> = (0..9).map(|d| day_start(d) + 24).filter(|&i| i > 300).collect();
+    for &i in &nightly {
+        v[i] += 6.0;
+    }
+    let afternoon = day_start(7) + 14 * 12;
+    v[afternoon] += 6.0;
+    let scores = |v: &[f64], days: u32| -> Vec<f64> {
+        let config = StreamConfig { daily_repeat_days: days, ..StreamConfig::default() };
+        score_streaming(&ts, v, &config).iter().map(|p| p.score).collect()
+    };
+    let (on, off) = (scores(&v, 2), scores(&v, 0));
+    let alarm = 1.0 / 3.0 + 1e-9; // a tail probability below events.open_p = 0.01
+    // the first two nights alarm either way
+    assert!(nightly[..2].iter().all(|&i| on[i] > alarm), "{:?}", nightly.iter().map(|&i| on[i]).collect::<Vec<_>>());
+    // from the third night on the spike is expected; without the record it keeps alarming
+    assert!(nightly[2..].iter().all(|&i| on[i] <= alarm), "{:?}", nightly.iter().map(|&i| on[i]).collect::<Vec<_>>());
+    assert!(
+        nightly[2..].iter().filter(|&&i| off[i] > alarm).count() >= 4,
+        "{:?}",
+        nightly.iter().map(|&i| off[i]).collect::<Vec<_>>()
+    );
+    // the same spike at 14:00 is news
+    assert!(on[afternoon] > alarm, "{}", on[afternoon]);
+    // a nightly spike far rarer than the nights before is news too
+    let last = *nightly.last().unwrap();
+    v[last] += 40.0;
+    let s = scores(&v, 2)[last];
+    assert!(s > 0.5, "{s}");
+}
+
 /// Each window names the test that found it, in both modes.
 #[test]
 fn windows_name_the_test_that_found_them() {

@@ -14,6 +14,7 @@
 mod batch;
 mod events;
 mod range;
+mod repeats;
 mod season;
 mod stream;
 mod stretch;
@@ -28,7 +29,7 @@ pub use windows::{AnomalyKind, AnomalyWindow, Direction, SeriesRef, WindowConfig
 /// The layout of a saved [`StreamingDetector`]. It changes whenever the state's fields do, so
 /// a state saved by another build is refused with a clear error rather than misread.
 /// Snapshots without the field (format 0) come from builds before the layout was numbered.
-pub const STATE_FORMAT: u32 = 1;
+pub const STATE_FORMAT: u32 = 2;
 
 /// A streaming detector for one series: its configuration and its state.
 ///

@@ -16,16 +16,20 @@
 //!    measured in units of how far the series' own tail reaches, see [`super::range`]); calibrating each
 //!    time scale on its own history is what makes scores comparable across series, and
 //! 5. reports a sustained excursion once, at its onset: while an event is open, scores are
-//!    damped unless the excursion becomes much rarer than the one that opened it, and
+//!    damped unless the excursion becomes much rarer than the one that opened it,
 //! 6. judges, once every block of 25 points, the mean of the last six blocks of raw values
 //!    against the series' own past stretch means (the level of step 2 follows the series within
 //!    a few dozen points, so a raised stretch of a few hundred would otherwise become the new
-//!    normal before it looks rare); an excursion of that mean is reported at its onset.
+//!    normal before it looks rare); an excursion of that mean is reported at its onset, and
+//! 7. holds an excursion below the alarm level when excursions opened within an hour of the same
+//!    time of day on each of the previous two days, and were not ten times less rare (a nightly
+//!    job's spike), see [`super::repeats`].
 
 use serde::{Deserialize, Serialize};
 
 use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
+use super::repeats::DailyRepeats;
 use super::season::DailyProfile;
 use super::stretch::{StretchTracker, two_sided_p};
 use super::tail::{RarityHistogram, Stat, fast_ln, score_of_ln_p, unit_growth};
@@ -71,6 +75,11 @@ pub struct StreamConfig {
     /// Two-sided normal tail probability of a stretch mean, against the history, that opens an
     /// excursion (reported once, at its onset).
     pub stretch_onset_p: f64,
+    /// An excursion that opens within an hour of the same time of day as excursions on each of
+    /// this many previous days, and is at most about ten times rarer than they were, is expected (a
+    /// nightly job's spike): it scores at the alarm level `events.open_p`, not beyond; 0 turns
+    /// this off.
+    pub daily_repeat_days: u32,
 }
 
 impl Default for StreamConfig {
@@ -91,6 +100,7 @@ impl Default for StreamConfig {
             stretch_record_every: 3,
             stretch_memory: 100.0,
             stretch_onset_p: 1e-4,
+            daily_repeat_days: 2,
         }
     }
 }
@@ -118,6 +128,7 @@ pub struct StreamState {
     stretch_left: u32,
     stretch: StretchTracker,
     skipped: u64,
+    repeats: DailyRepeats,
 }
 
 /// What the scorer concluded about one point.
@@ -170,6 +181,7 @@ impl StreamState {
             stretch_left: config.stretch_block,
             stretch: StretchTracker::new(),
             skipped: 0,
+            repeats: DailyRepeats::default(),
         }
     }
 
@@ -309,6 +321,15 @@ impl StreamState {
                     onset = true;
                 }
             }
+        }
+        // an excursion that opens at the time of day where excursions opened on the previous
+        // days is expected: its score stays below the alarm level (looked up at onsets only)
+        if onset && p_out < config.events.open_p {
+            let rarity = p_out;
+            if self.repeats.is_repeat(t_ms, rarity, config.daily_repeat_days) {
+                p_out = config.events.open_p;
+            }
+            self.repeats.record(t_ms, rarity);
         }
         let score = score_of_ln_p(fast_ln(p_out), config.score_decades);
         let kind = (p < KIND_P).then(|| {
