@@ -4,9 +4,9 @@
 //! and its bins are a quarter of an hour wide, so a short spike that a job causes at 02:00 every
 //! night is left in the residuals and alarms every night. This record keeps the times of the
 //! last excursions to open and how rare each was; one that opens within an hour of the same time
-//! of day on each of the previous days, no more than ten times rarer than those did, is
-//! expected, and its score is held below the alarm level. A nightly spike ten times rarer than
-//! the nights before is still news.
+//! of day on each of the previous days, and is at most about ten times rarer than those were,
+//! is expected: its score is held at the alarm level, where no event opens. A nightly spike
+//! more than ten times rarer than the nights before is still news.
 
 use serde::{Deserialize, Serialize};
 

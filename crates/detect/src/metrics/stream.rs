@@ -21,9 +21,9 @@
 //!    against the series' own past stretch means (the level of step 2 follows the series within
 //!    a few dozen points, so a raised stretch of a few hundred would otherwise become the new
 //!    normal before it looks rare); an excursion of that mean is reported at its onset, and
-//! 7. holds an excursion below the alarm level when excursions opened within an hour of the same
-//!    time of day on each of the previous two days, and were not ten times less rare (a nightly
-//!    job's spike), see [`super::repeats`].
+//! 7. holds an excursion at the alarm level, not beyond, when excursions opened within an hour of
+//!    the same time of day on each of the previous two days and it is at most about ten times
+//!    rarer than they were (a nightly job's spike), see [`super::repeats`].
 
 use serde::{Deserialize, Serialize};
 
@@ -76,9 +76,9 @@ pub struct StreamConfig {
     /// excursion (reported once, at its onset).
     pub stretch_onset_p: f64,
     /// An excursion that opens within an hour of the same time of day as excursions on each of
-    /// this many previous days, and is at most about ten times rarer than they were, is expected (a
-    /// nightly job's spike): it scores at the alarm level `events.open_p`, not beyond; 0 turns
-    /// this off.
+    /// this many previous days, and is at most about ten times rarer than they were, is expected
+    /// (a nightly job's spike): it scores at the alarm level `events.open_p`, not beyond; 0
+    /// turns this off.
     pub daily_repeat_days: u32,
 }
 
@@ -323,7 +323,7 @@ impl StreamState {
             }
         }
         // an excursion that opens at the time of day where excursions opened on the previous
-        // days is expected: its score stays below the alarm level (looked up at onsets only)
+        // days is expected: its score stays at the alarm level (looked up at onsets only)
         if onset && p_out < config.events.open_p {
             let rarity = p_out;
             if self.repeats.is_repeat(t_ms, rarity, config.daily_repeat_days) {
