@@ -5,8 +5,8 @@
 //! night is left in the residuals and alarms every night. This record keeps the times of the
 //! last excursions to open and how rare each was; one that opens within an hour of the same time
 //! of day on each of the previous days, and is at most about ten times rarer than those were,
-//! is expected: its score is held at the alarm level (`events.open_p`, a score of 1/3). A nightly spike
-//! more than ten times rarer than the nights before is still news.
+//! is expected: its score is held at the alarm level (`events.open_p`, a score of 1/3). A
+//! nightly spike more than ten times rarer than the nights before is still news.
 
 use serde::{Deserialize, Serialize};
 
