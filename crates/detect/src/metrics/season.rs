@@ -28,9 +28,6 @@ pub(crate) struct DailyProfile {
     visits: Vec<u8>,
     /// The residual spread over the whole day (the bins' mean), refreshed with the profile.
     spread_mean: f32,
-    /// The day's spread divided by the spread at the last point's time of day, before that
-    /// point was learned (1 where the spread is not known yet).
-    spread_ratio: f32,
     first_t: i64,
     last_t: i64,
     /// Milliseconds into the UTC day of `last_t`, advanced by each step (no division).
@@ -55,7 +52,6 @@ impl DailyProfile {
             bins: Vec::new(),
             visits: Vec::new(),
             spread_mean: 0.0,
-            spread_ratio: 1.0,
             first_t: i64::MIN,
             last_t: i64::MIN,
             day_ms: 0,
@@ -75,18 +71,6 @@ impl DailyProfile {
         self.bins.capacity() * 8 + self.visits.capacity()
     }
 
-    /// The factor that measures the last point's residual against its own time of day: the
-    /// whole day's residual spread divided by the spread there (interpolated between bins),
-    /// limited to `[1 / limit, limit]`. Above 1 at a quiet hour, below 1 at a busy one; exactly
-    /// 1 while the profile is not in use.
-    pub(crate) fn hour_factor(&self, limit: f64) -> f64 {
-        if !self.active_before {
-            return 1.0;
-        }
-        let limit = limit.max(1.0) as f32;
-        f64::from(self.spread_ratio.clamp(1.0 / limit, limit))
-    }
-
     /// Bin, next bin and the fraction between them at `self.day_ms`.
     fn position(&self) -> (usize, usize, f32) {
         let n = self.bins.len().max(1);
@@ -97,23 +81,33 @@ impl DailyProfile {
         (i, if i + 1 >= n { 0 } else { i + 1 }, frac)
     }
 
-    /// Returns the profile's value at `t_ms` (0 while inactive), then learns from `x`; the
-    /// position in the day is computed once for both.
-    pub(crate) fn step(&mut self, t_ms: i64, x: f64) -> f64 {
-        let pv = self.learn(t_ms, x);
-        if self.active_before { f64::from(pv) } else { 0.0 }
+    /// Returns the profile's value at `t_ms` and the hour factor there, then learns from `x`;
+    /// the position in the day is computed once for all three.
+    ///
+    /// The hour factor measures the point's residual against its own time of day: the whole
+    /// day's residual spread divided by the spread there (interpolated between bins), limited to
+    /// `[1 / limit, limit]`. Above 1 at a quiet hour, below 1 at a busy one. While the profile
+    /// is not in use, the value is 0 and the factor exactly 1.
+    pub(crate) fn step(&mut self, t_ms: i64, x: f64, limit: f64) -> (f64, f64) {
+        let (pv, ratio) = self.learn(t_ms, x);
+        if !self.active_before {
+            return (0.0, 1.0);
+        }
+        let limit = limit.max(1.0) as f32;
+        (f64::from(pv), f64::from(ratio.clamp(1.0 / limit, limit)))
     }
 
     /// Learns from the raw value `x` at `t_ms`; returns the raw profile value there before
-    /// learning.
-    fn learn(&mut self, t_ms: i64, x: f64) -> f32 {
+    /// learning, and the day's spread divided by the spread there (1 where the spread is not
+    /// known yet).
+    fn learn(&mut self, t_ms: i64, x: f64) -> (f32, f32) {
         self.active_before = self.active;
         if self.first_t == i64::MIN {
             self.first_t = t_ms;
             self.last_t = t_ms;
             self.day_ms = t_ms.rem_euclid(DAY_MS);
             self.base = x;
-            return 0.0;
+            return (0.0, 1.0);
         }
         let dt = (t_ms - self.last_t).max(0);
         self.last_t = t_ms;
@@ -142,7 +136,7 @@ impl DailyProfile {
             (self.bins.get(i).copied().unwrap_or_default(), self.bins.get(j).copied().unwrap_or_default());
         let pv = a + (b - a) * f;
         let spread_here = a_spread + (b_spread - a_spread) * f;
-        self.spread_ratio = if spread_here > 0.0 { self.spread_mean / spread_here } else { 1.0 };
+        let ratio = if spread_here > 0.0 { self.spread_mean / spread_here } else { 1.0 };
         self.base += a_base * (x - f64::from(pv) - self.base);
         let dev = (x - self.base) as f32;
         // clipped, as the scorer's own scale is, so an anomaly does not teach its time of day
@@ -173,7 +167,7 @@ impl DailyProfile {
             self.last_block = block;
             self.refresh(t_ms);
         }
-        pv
+        (pv, ratio)
     }
 
     /// Re-centres the profile and decides whether it is worth using.

@@ -222,7 +222,8 @@ impl StreamState {
         }
         self.last_x = x;
         // the profile learns from the raw value only, so it can learn as soon as it is read
-        let seasonal = self.profile.as_mut().map_or(0.0, |p| p.step(t_ms, x));
+        let (seasonal, hour_factor) =
+            self.profile.as_mut().map_or((0.0, 1.0), |p| p.step(t_ms, x, config.hour_spread_limit));
         let y = x - seasonal;
         if self.n == 1 {
             self.level = y;
@@ -232,7 +233,6 @@ impl StreamState {
         let resid = y - self.level;
         let floor = f64::from(self.quantum).max(1e-9 * self.level.abs()).max(1e-12);
         let scale = f64::from(self.scale).max(floor * 0.5);
-        let hour_factor = self.profile.as_ref().map_or(1.0, |p| p.hour_factor(config.hour_spread_limit));
         let z = (resid / scale * hour_factor).clamp(-1e6, 1e6);
 
         // statistic: the largest standardised smoothed residual over the time scales
