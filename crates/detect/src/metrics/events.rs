@@ -72,8 +72,7 @@ pub(crate) struct Recurrence {
 }
 
 fn level_of(p: f64) -> usize {
-    let d = -super::tail::fast_ln(p.max(1e-300)) / std::f64::consts::LN_10;
-    (((d - 2.0) * 2.0).max(0.0) as usize).min(LEVELS - 1)
+    (((super::tail::decades(p) - 2.0) * 2.0).max(0.0) as usize).min(LEVELS - 1)
 }
 
 impl Recurrence {

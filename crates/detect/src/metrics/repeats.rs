@@ -40,7 +40,7 @@ fn minutes(t_ms: i64) -> u32 {
 
 /// The rarity of a tail probability in tenths of a decade (`p = 1e-3` is 30), from 0 to 240.
 fn level(p: f64) -> u8 {
-    (-10.0 * super::tail::fast_ln(p.max(1e-24)) / std::f64::consts::LN_10).clamp(0.0, 240.0) as u8
+    (10.0 * super::tail::decades(p)).clamp(0.0, 240.0) as u8
 }
 
 impl DailyRepeats {

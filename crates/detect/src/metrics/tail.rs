@@ -63,6 +63,13 @@ pub(crate) fn score_of_ln_p(ln_p: f64, decades: f64) -> f64 {
     if s > 0.0 { s.min(1.0) } else { 0.0 }
 }
 
+/// The rarity of a tail probability in decades, `-log10(p)` (probabilities below `1e-300`
+/// count as `1e-300`).
+#[must_use]
+pub(crate) fn decades(p: f64) -> f64 {
+    -fast_ln(p.max(1e-300)) / std::f64::consts::LN_10
+}
+
 /// `ln(y)` for `y > 0`, to about 1e-12 absolute: the exponent from the bits, a table of `ln`
 /// at 128 points of the mantissa, and a short series for the remainder. Pure arithmetic (no
 /// division, no libm), so it gives the same bits everywhere, and several times cheaper than
