@@ -142,3 +142,30 @@ fn variants_of_a_template_share_its_memory() {
     assert_eq!(m.templates()[0].text, "session <*> opened by user <*>");
     assert!(serde_json::to_vec(&m).unwrap().len() < 100_000, "the state holds the template, not 50,000 lines");
 }
+
+/// A variable word that happens to be a severity word (`user err`) keeps its own template, and
+/// the other values of its column still become one `<*>`, whichever shard saw what first.
+#[test]
+fn a_protected_value_parts_from_its_column_and_nothing_else() {
+    let names = ["ann", "bob", "cyd", "dee", "eve", "fay", "gus", "hal", "ivy", "jon", "err", "kim"];
+    let lines: Vec<String> =
+        names.iter().enumerate().map(|(i, n)| format!("user {n} logged in from 10.1.{i}.2 after {i}0ms")).collect();
+    let texts = |m: &TemplateMiner| m.templates().into_iter().map(|t| (t.text, t.count)).collect::<Vec<_>>();
+    let whole = mine(&lines);
+    assert_eq!(
+        texts(&whole),
+        [
+            ("user <*> logged in from <*> after <*>".to_string(), 11),
+            ("user err logged in from <*> after <*>".to_string(), 1)
+        ]
+    );
+    for cut in 0..=lines.len() {
+        let mut a = mine(&lines[..cut]);
+        a.merge(&mine(&lines[cut..]));
+        assert_eq!(a.templates(), whole.templates(), "cut {cut}");
+    }
+    // once `user <*>` exists, a later `user err` still does not fit it
+    let mut m = mine(&lines[..10]);
+    let c = m.add(&lines[10]);
+    assert_eq!(m.template_of(c).map(|t| t.text.as_str()), Some("user err logged in from <*> after <*>"));
+}

@@ -3,7 +3,7 @@
 //! Each message is masked ([`super::mask`]) and looked up by its masked text: lines that mask
 //! to the same text form a *cluster*. A message that masks to new text but fits a template that
 //! already has variables joins that template's own cluster, so memory follows templates, not
-//! distinct lines. Clusters are grouped into *templates* by consolidation, a deterministic
+//! distinct lines; a protected token (a severity word, an HTTP method) fits no variable. Clusters are grouped into *templates* by consolidation, a deterministic
 //! function of the set of clusters and their counts: within each token count, the clusters are
 //! split recursively on the column that looks most like a constant (the first token, a column
 //! with few distinct values, a protected token); what remains varying becomes `<*>`; templates
@@ -565,9 +565,16 @@ impl TemplateMiner {
 }
 
 /// Whether a message token fits a template token: equal, or matching around the template
-/// token's one `<*>` (`node-<*>` fits `node-7`, `<*>,` fits `Package_x,`).
+/// token's one `<*>` (`node-<*>` fits `node-7`, `<*>,` fits `Package_x,`). A protected token
+/// fits no variable, as it never becomes one in consolidation.
 fn token_fits(template: &str, token: &str) -> bool {
-    if template == token || template == WILDCARD {
+    if template == token {
+        return true;
+    }
+    if is_protected(token) {
+        return false;
+    }
+    if template == WILDCARD {
         return true;
     }
     match template.split_once(WILDCARD) {
@@ -603,8 +610,9 @@ fn mask_limited(config: &MinerConfig, message: &str, out: &mut String) -> bool {
 /// Splits clusters of `len` tokens into templates; pushes `(members, template text)`.
 ///
 /// A set of clusters whose rows agree on at least half of their columns is one message shape:
-/// a column that varies in it is a variable, unless it takes a protected token or only a few
-/// values (`max_categories`), which tell templates apart and split the set. A set that agrees
+/// a column that varies in it is a variable, unless it takes only a few values
+/// (`max_categories`), which tell templates apart and split the set. A protected token in a
+/// column parts its rows from the others, which are then judged by the same rule. A set that agrees
 /// on less is several shapes: it is split on its first column when that varies, else on the
 /// column with the fewest values. A column found variable stays variable in the parts.
 fn partition(
@@ -677,9 +685,23 @@ fn partition(
             }
         }
         if let Some((col, _)) = split {
-            let mut groups: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+            // a column split for its protected tokens parts each protected value from the rest;
+            // the rest are categories as any column's values are: split when few, else kept
+            // together and partitioned again, where the column is judged on its own values
+            // (`user err logged in` is no reason to part `user bob` from `user ann`)
+            let protected = flags.get(col).is_some_and(|&(_, protected)| protected);
+            let others = rows.iter().filter_map(|r| r.get(col)).filter(|v| !is_protected(v));
+            let keep_others = protected && {
+                let mut others: Vec<&str> = others.copied().collect();
+                others.sort_unstable();
+                others.dedup();
+                others.len() > max_categories
+            };
+            let mut groups: BTreeMap<Option<&str>, Vec<u32>> = BTreeMap::new();
             for (r, &i) in rows.iter().zip(&ids) {
-                groups.entry(r.get(col).copied().unwrap_or_default()).or_default().push(i);
+                let v = r.get(col).copied().unwrap_or_default();
+                let key = if keep_others && !is_protected(v) { None } else { Some(v) };
+                groups.entry(key).or_default().push(i);
             }
             for (_, g) in groups.into_iter().rev() {
                 stack.push((g, variable.clone()));
