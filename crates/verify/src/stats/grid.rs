@@ -283,7 +283,7 @@ fn predict(curve: &[(f64, f64)], zq: f64) -> Option<i64> {
 mod tests {
     use super::super::tests::lognormal_sorted;
     use super::super::{RootSearch, Shifts, mann_whitney_sorted_with, self_ties, w_and_ties};
-    use super::{Grid, ROOT_TOL};
+    use super::{Grid, MAX_BINS_PER_VALUE, ROOT_TOL, STEPS_PER_TOL};
 
     /// Every root the grid gives is within the tolerance of a crossing of its target by the
     /// exact statistic, and within twice the tolerance of R's full-range search. Says whether
@@ -341,7 +341,14 @@ mod tests {
             // a scale at which the samples span at most a few thousand steps: put on a grid
             let (x, y) = (lognormal_sorted(seed, nx, shift, 0.005, quantum), lognormal_sorted(seed + 1, ny, 0.0, 0.005, quantum));
             let closed = check(&x, &y)?;
-            proptest::prop_assert!(closed.is_some(), "not put on a grid");
+            // a draw far in the lognormal's tail can stretch the span past the grid's budget,
+            // which is then rightly declined (the merging search takes over)
+            let span = (x[nx - 1].max(y[ny - 1]) - x[0].min(y[0])) / (ROOT_TOL / STEPS_PER_TOL as f64);
+            let budget = MAX_BINS_PER_VALUE * (nx + ny) as f64;
+            proptest::prop_assert!(closed.is_some() || span > budget, "not put on a grid: {} bins of {}", span, budget);
+            if closed.is_none() {
+                return Ok(());
+            }
             // continuous samples always close; many ties at grid shifts may leave a root open
             proptest::prop_assert!(closed == Some(true) || quantum.is_some_and(|q| q >= 2e-5), "the grid gave up");
         }
