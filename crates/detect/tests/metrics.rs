@@ -372,14 +372,19 @@ fn a_jump_in_a_quiet_hour_stands_out() {
     for x in &mut jumped[at..at + 12] {
         *x += 20.0;
     }
-    let off = StreamConfig { hour_spread_limit: 1.0, ..StreamConfig::default() };
+    // the hours' spreads alone (familiar shapes are judged against the whole day's deviations,
+    // so a jump small against the busy hours' noise is damped a little; it still alarms)
+    let hours = StreamConfig { shape_damping: 1.0, ..StreamConfig::default() };
+    let off = StreamConfig { hour_spread_limit: 1.0, ..hours.clone() };
     let peak = |config: &StreamConfig| {
         let s = score_streaming(&ts, &jumped, config);
         s[at..at + 4].iter().map(|p| p.score).fold(0.0, f64::max)
     };
-    let (on, off_peak) = (peak(&StreamConfig::default()), peak(&off));
+    let (on, off_peak) = (peak(&hours), peak(&off));
     assert!(on >= 0.5, "the night jump scored {on} (against the whole day's spread: {off_peak})");
     assert!(on > off_peak + 0.1, "the night's spread: {on}; the whole day's: {off_peak}");
+    let default = peak(&StreamConfig::default());
+    assert!(default > 0.34, "with the defaults the night jump scored {default}");
     // and the plain series, busy hours included, does not alarm more for it
     let alarms = |config: &StreamConfig| {
         score_streaming(&ts, &v, config).iter().skip(4 * 288).filter(|p| p.score >= 0.5).count()
@@ -480,4 +485,31 @@ fn windows_name_the_test_that_found_them() {
     assert!(pts.iter().filter(|p| p.score >= 0.22).all(|p| p.kind.is_some()));
     assert!(pts.iter().filter(|p| p.kind.is_some()).count() > 50, "a 5% tail has points on 2,000");
     assert_eq!(d.update(ts[1999], 1.0).kind, None, "a timestamp that does not advance is skipped");
+}
+
+#[test]
+fn a_replayed_burst_scores_lower_than_its_first_showing() {
+    let n = 3000;
+    let ts = regular(n, 300_000);
+    let mut v: Vec<f64> = noise(n, 23).iter().map(|e| 20.0 + e).collect();
+    // a burst at 2000, and at 2200 the sixteen points that ended with it again (a retried job
+    // replays the load it drew before)
+    for (k, h) in [3.0, 7.0, 5.0].iter().enumerate() {
+        v[1998 + k] += h;
+    }
+    let replay: Vec<f64> = v[1985..2001].to_vec();
+    v[2185..2201].copy_from_slice(&replay);
+    let scores = |damping: f64| -> Vec<f64> {
+        let config = StreamConfig { shape_damping: damping, ..StreamConfig::default() };
+        score_streaming(&ts, &v, &config).iter().map(|p| p.score).collect()
+    };
+    let (on, off) = (scores(0.8), scores(1.0));
+    // the damping changes nothing but the score of familiar shapes, by exactly its factor
+    for (i, (a, b)) in on.iter().zip(&off).enumerate() {
+        assert!(*a == *b || (*a - 0.8 * b).abs() < 1e-12, "point {i}: {a} vs {b}");
+    }
+    let peak = |s: &[f64], at: usize| s[at - 3..at + 3].iter().copied().fold(0.0, f64::max);
+    assert_eq!(peak(&on, 2000), peak(&off, 2000), "the first showing is news");
+    assert!(peak(&off, 2200) >= 0.25, "the replay scores {} undamped", peak(&off, 2200));
+    assert!((peak(&on, 2200) - 0.8 * peak(&off, 2200)).abs() < 1e-12, "{} vs {}", peak(&on, 2200), peak(&off, 2200));
 }

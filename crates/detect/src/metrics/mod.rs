@@ -16,6 +16,7 @@ mod events;
 mod range;
 mod repeats;
 mod season;
+mod shapes;
 mod stream;
 mod stretch;
 mod tail;
@@ -29,7 +30,7 @@ pub use windows::{AnomalyKind, AnomalyWindow, Direction, SeriesRef, WindowConfig
 /// The layout of a saved [`StreamingDetector`]. It changes whenever the state's fields do, so
 /// a state saved by another build is refused with a clear error rather than misread.
 /// Snapshots without the field (format 0) come from builds before the layout was numbered.
-pub const STATE_FORMAT: u32 = 2;
+pub const STATE_FORMAT: u32 = 3;
 
 /// A streaming detector for one series: its configuration and its state.
 ///

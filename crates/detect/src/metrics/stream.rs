@@ -23,7 +23,10 @@
 //!    normal before it looks rare); an excursion of that mean is reported at its onset, and
 //! 7. holds an excursion at the alarm level, not beyond, when excursions opened within an hour of
 //!    the same time of day on each of the previous two days and it is at most about ten times
-//!    rarer than they were (a nightly job's spike), see [`super::repeats`].
+//!    rarer than they were (a nightly job's spike), see [`super::repeats`], and
+//! 8. lowers the score of a point whose last sixteen deviations from the expected value trace a
+//!    shape the series drew in its last 384 points more closely than most shapes match their
+//!    nearest earlier one (a burst like the ones of a few hours before), see [`super::shapes`].
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +34,7 @@ use super::events::{EventConfig, EventState};
 use super::range::RangeTracker;
 use super::repeats::DailyRepeats;
 use super::season::DailyProfile;
+use super::shapes::ShapeMemory;
 use super::stretch::{StretchTracker, two_sided_p};
 use super::tail::{RarityHistogram, Stat, fast_ln, score_of_ln_p, unit_growth};
 use super::windows::AnomalyKind;
@@ -80,7 +84,16 @@ pub struct StreamConfig {
     /// (a nightly job's spike): it scores at the alarm level `events.open_p`, not beyond; 0
     /// turns this off.
     pub daily_repeat_days: u32,
+    /// Factor applied to the score of a point whose shape is familiar: when the deviations of
+    /// its last sixteen points, with their mean removed, trace a shape the series drew in the
+    /// last 384 points more closely than most shapes match their nearest earlier one (a burst
+    /// like the ones of a few hours before). Judged for scores of 0.25 or more, below which the
+    /// damping could not bring an alarm down; 1 turns it off.
+    pub shape_damping: f64,
 }
+
+/// Score from which a point's shape is judged for [`StreamConfig::shape_damping`].
+const FAMILIAR_FROM: f64 = 0.25;
 
 impl Default for StreamConfig {
     fn default() -> Self {
@@ -101,6 +114,7 @@ impl Default for StreamConfig {
             stretch_memory: 100.0,
             stretch_onset_p: 1e-4,
             daily_repeat_days: 2,
+            shape_damping: 0.8,
         }
     }
 }
@@ -129,6 +143,7 @@ pub struct StreamState {
     stretch: StretchTracker,
     skipped: u64,
     repeats: DailyRepeats,
+    shapes: ShapeMemory,
 }
 
 /// What the scorer concluded about one point.
@@ -182,6 +197,7 @@ impl StreamState {
             stretch: StretchTracker::new(),
             skipped: 0,
             repeats: DailyRepeats::default(),
+            shapes: ShapeMemory::new(),
         }
     }
 
@@ -200,7 +216,9 @@ impl StreamState {
     /// Approximate heap plus inline size of this state in bytes.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.profile.as_ref().map_or(0, DailyProfile::heap_bytes)
+        std::mem::size_of::<Self>()
+            + self.profile.as_ref().map_or(0, DailyProfile::heap_bytes)
+            + self.shapes.heap_bytes()
     }
 
     /// Scores one point. Non-finite values and timestamps that do not advance are skipped
@@ -331,7 +349,11 @@ impl StreamState {
             }
             self.repeats.record(t_ms, rarity);
         }
-        let score = score_of_ln_p(fast_ln(p_out), config.score_decades);
+        let mut score = score_of_ln_p(fast_ln(p_out), config.score_decades);
+        // a burst shaped like one of a few hours before is less news than its rarity says
+        if config.shape_damping < 1.0 && self.shapes.step(resid, score >= FAMILIAR_FROM) {
+            score *= config.shape_damping.max(0.0);
+        }
         let kind = (p < KIND_P).then(|| {
             let (p_point, p_res, p_val) = tests;
             if stretch_found {
