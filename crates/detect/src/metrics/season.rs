@@ -23,9 +23,11 @@ const DAY_MS: i64 = 86_400_000;
 /// A bfloat16: the upper half of an `f32` (its range, 8 significant bits), rounded to nearest
 /// even. The profile's bins, stored this way, take half the space (384 bytes at 96 bins), which
 /// pays for the scorer's history of shapes within the 2 KiB state. The price: a bin's value
-/// moves in steps of 1/128 to 1/256 of itself, and an update smaller than half a step is lost,
-/// so a bin settles within a few percent of the average it follows, far inside the noise the
-/// profile averages (the NAB development scores are the same to two decimals).
+/// moves in steps of 1/128 to 1/256 of itself, and an update smaller than half a step is lost.
+/// With the averaging weight of 0.1, a point within about 4% of a bin's value (16% for a point
+/// at the far edge of the bin's interpolation) leaves it unchanged; the noise the profile
+/// averages is wider than that, so it still moves about its average (the NAB development
+/// scores are the same to two decimals).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub(crate) struct Bf16(u16);
