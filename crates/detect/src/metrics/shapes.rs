@@ -296,6 +296,25 @@ mod tests {
     }
 
     #[test]
+    fn a_tampered_state_is_refused_or_runs_without_panicking() {
+        let mut m = ShapeMemory::new();
+        for i in 0..500 {
+            m.step(f64::from(i % 7), false);
+        }
+        let mut v = serde_json::to_value(&m).unwrap_or_default();
+        v["ring"] = serde_json::json!([1, 2, 3]);
+        assert!(serde_json::from_value::<ShapeMemory>(v).is_err(), "a ring of the wrong length");
+        for (field, value) in [("head", 9_999), ("len", 60_000), ("staged_len", 200), ("countdown", 0)] {
+            let mut w = serde_json::to_value(&m).unwrap_or_default();
+            w[field] = serde_json::json!(value);
+            let Ok(mut t) = serde_json::from_value::<ShapeMemory>(w) else { continue };
+            for i in 0..1000 {
+                t.step(f64::from(i % 5), true);
+            }
+        }
+    }
+
+    #[test]
     fn the_history_wraps_and_huge_or_odd_deviations_are_clamped() {
         let mut m = ShapeMemory::new();
         let mut rnd = noise(9);
