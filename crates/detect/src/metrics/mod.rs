@@ -9,7 +9,9 @@
 //!
 //! Scores are calibrated across series: a score `s` means the point's statistic has a tail
 //! probability of about `10^(-6 s)` against that series' own history (0.5 is one in a thousand,
-//! 0.9 about four in a million), whatever the series' units, noise or quantisation.
+//! 0.9 about four in a million), whatever the series' units, noise or quantisation. In streaming
+//! mode, a point whose last few values trace a shape the series drew a few hours before scores
+//! 0.8 of that ([`StreamConfig::shape_damping`]): a familiar burst is less news than its rarity.
 
 mod batch;
 mod events;
