@@ -12,8 +12,10 @@ against every earlier point's distance. Where the shape is familiar (the share o
 distances at least as large exceeds P at this point and the three before), the score is
 multiplied by F. The result, in OUT_DIR, is scored as usual (nab_score.py,
 scripts/nab-compare.py). The streaming scorer approximates this within its 2 KiB state (384
-points of history, a sampled quantile estimate); this script measures what an exact, longer
-history would add.
+points of history, a sampled quantile estimate); this script measures the exact form. With a
+long history, read its score as an upper bound: early points' nearest distances come from a
+shorter history than late points' (while it fills), so the ranks drift towards familiar as a
+file goes on.
 """
 import argparse
 import bisect
