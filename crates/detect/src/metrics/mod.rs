@@ -24,6 +24,18 @@ mod stretch;
 mod tail;
 mod windows;
 
+/// Seeded uniform noise in `[-0.5, 0.5)` (xorshift64), for the unit tests.
+#[cfg(test)]
+pub(crate) fn test_noise(seed: u64) -> impl FnMut() -> f64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    }
+}
+
 pub use batch::{BatchConfig, BatchResult, Decomposition, median_step, score_batch};
 pub use events::EventConfig;
 pub use stream::{PointScore, StreamConfig, StreamState};

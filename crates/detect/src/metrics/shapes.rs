@@ -227,17 +227,8 @@ impl ShapeMemory {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_noise as noise;
     use super::*;
-
-    fn noise(seed: u64) -> impl FnMut() -> f64 {
-        let mut x = seed;
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        }
-    }
 
     /// Feeds `dev` and asks, at the last point, whether its shape is familiar.
     fn familiar_at_end(devs: &[f64]) -> bool {

@@ -115,13 +115,7 @@ mod tests {
 
     #[test]
     fn a_raised_stretch_opens_once_and_a_steady_series_never() {
-        let mut x = 17u64;
-        let mut noise = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        };
+        let mut noise = super::super::test_noise(17);
         let raised: Vec<f64> =
             (0..6000).map(|i| 10.0 + noise() + if (5000..5300).contains(&i) { 1.0 } else { 0.0 }).collect();
         let found = onsets(raised.iter().copied());
