@@ -273,9 +273,10 @@ impl StreamState {
         let exc = self.range.excursion(x, floor);
         let s_exc = Stat::new(exc);
         let prepared = zs.map(Stat::new);
-        // the tail probabilities of the point's own residual, of the rarest residual over the
-        // time scales and of the range term, kept to name the test that found a rare point
-        let mut tests = (1.0f64, 1.0f64, 1.0f64);
+        // the tail probabilities of the point's own residual and of the rarest residual over the
+        // time scales, and whether the range term gave `p`, kept to name the test that found a
+        // rare point
+        let mut tests = (1.0f64, 1.0f64, false);
         let p = if scored {
             let mut p_res = 1.0f64;
             for (j, (h, s)) in self.scale_hists.iter_mut().zip(&prepared).enumerate() {
@@ -295,7 +296,7 @@ impl StreamState {
             } else {
                 1.0
             };
-            tests.2 = p_val;
+            tests.2 = p_val < p_res;
             (2.0 * p_res.min(p_val)).min(1.0)
         } else {
             1.0
@@ -355,10 +356,10 @@ impl StreamState {
             score *= config.shape_damping.max(0.0);
         }
         let kind = (p < KIND_P).then(|| {
-            let (p_point, p_res, p_val) = tests;
+            let (p_point, p_res, from_range) = tests;
             if stretch_found {
                 AnomalyKind::Stretch
-            } else if p_val < (p_res * 3.0).min(1.0) {
+            } else if from_range {
                 AnomalyKind::OutOfRange
             } else if p_res < p_point {
                 AnomalyKind::Shift
