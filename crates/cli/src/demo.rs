@@ -167,7 +167,7 @@ pub(crate) fn run(bundle: Option<PathBuf>, format: Format) -> Result<(), Failure
                 num(w.observed),
                 num(w.band_low),
                 num(w.band_high),
-                w.kind.map(|k| format!("; test: {k}")).unwrap_or_default()
+                crate::output::kind_suffix(w.kind)
             );
         }
     }

@@ -274,7 +274,7 @@ fn bundle(dir: &PathBuf, mode: Mode, top: usize, by: Granularity, format: Format
                         crate::output::num(w.observed),
                         crate::output::num(w.band_low),
                         crate::output::num(w.band_high),
-                        w.kind.map(|k| format!("; test: {k}")).unwrap_or_default()
+                        crate::output::kind_suffix(w.kind)
                     )
                 })
                 .unwrap_or_default();

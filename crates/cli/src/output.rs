@@ -31,6 +31,11 @@ pub(crate) fn offset(ms: i64) -> String {
     if m >= 60 { format!("{sign}{}h{:02}m", m / 60, m % 60) } else { format!("{sign}{m}m") }
 }
 
+/// "; test: ..." naming the test that found an anomaly window, or nothing when it is unknown.
+pub(crate) fn kind_suffix(kind: Option<faultlens::detect::metrics::AnomalyKind>) -> String {
+    kind.map(|k| format!("; test: {k}")).unwrap_or_default()
+}
+
 /// A number in four significant digits with an SI suffix for large magnitudes.
 pub(crate) fn num(v: f64) -> String {
     let a = v.abs();
