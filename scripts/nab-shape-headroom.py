@@ -4,7 +4,9 @@
 usage: nab-shape-headroom.py SCORES_DIR OUT_DIR [--history L] [--familiar P] [--damping F]
 
 SCORES_DIR holds one scores CSV per NAB dev file (scripts/nab-eval.sh with
-StreamConfig.shape_damping = 1, so the scorer's own damping is off). For every file this
+StreamConfig.shape_damping = 1, so the scorer's own damping is off; add fatigue_memory = 0 to
+measure the shapes alone, as the README's figures do, since alarm fatigue counts the alarms the
+damping leaves). For every file this
 computes the exact left matrix profile: for each point, the distance from the last 16 raw
 values (mean removed, in units of the median non-zero step of the last 1,000 points) to the
 nearest earlier 16 values within the last L points (all of them when L is 0), and ranks it

@@ -500,7 +500,8 @@ fn a_replayed_burst_scores_lower_than_its_first_showing() {
     let replay: Vec<f64> = v[1985..2001].to_vec();
     v[2185..2201].copy_from_slice(&replay);
     let scores = |damping: f64| -> Vec<f64> {
-        let config = StreamConfig { shape_damping: damping, ..StreamConfig::default() };
+        // alarm fatigue off, so the damping is seen alone
+        let config = StreamConfig { shape_damping: damping, fatigue_memory: 0.0, ..StreamConfig::default() };
         score_streaming(&ts, &v, &config).iter().map(|p| p.score).collect()
     };
     let (on, off) = (scores(0.8), scores(1.0));
@@ -512,4 +513,32 @@ fn a_replayed_burst_scores_lower_than_its_first_showing() {
     assert_eq!(peak(&on, 2000), peak(&off, 2000), "the first showing is news");
     assert!(peak(&off, 2200) >= 0.25, "the replay scores {} undamped", peak(&off, 2200));
     assert!((peak(&on, 2200) - 0.8 * peak(&off, 2200)).abs() < 1e-12, "{} vs {}", peak(&on, 2200), peak(&off, 2200));
+}
+
+#[test]
+fn a_series_that_keeps_alarming_is_believed_less() {
+    let n = 12_000;
+    let ts = regular(n, 300_000);
+    let mut v: Vec<f64> = noise(n, 29).iter().map(|e| 50.0 + e).collect();
+    // a spike every 400 points, each a little different so no shape is replayed, then one far
+    // larger spike at the end
+    let spikes: Vec<usize> = (1..29).map(|k| 400 * k + 7 * (k % 5)).collect();
+    for (k, &at) in spikes.iter().enumerate() {
+        v[at] += 9.0 + (k % 4) as f64;
+    }
+    v[11_700] += 60.0;
+    let scores = |memory: f64| -> Vec<f64> {
+        let config = StreamConfig { fatigue_memory: memory, ..StreamConfig::default() };
+        score_streaming(&ts, &v, &config).iter().map(|p| p.score).collect()
+    };
+    let (on, off) = (scores(30_000.0), scores(0.0));
+    // fatigue only ever lowers a score
+    assert!(on.iter().zip(&off).all(|(a, b)| a <= b && *a >= 0.0));
+    let first = spikes[0];
+    assert_eq!(on[first], off[first], "the first spike is news");
+    let late = *spikes.last().unwrap_or(&0);
+    assert!(off[late] > 0.34, "the last spike alarms without fatigue ({})", off[late]);
+    assert!(on[late] < off[late] - 0.05, "the last spike scores {} with fatigue, {} without", on[late], off[late]);
+    // a spike far rarer than the recurring ones still alarms
+    assert!(on[11_700] > 0.6, "the large spike scores {}", on[11_700]);
 }

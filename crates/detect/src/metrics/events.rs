@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::stream::StreamConfig;
+use super::tail::{fast_ln, score_of_ln_p};
+
 /// When an excursion opens and closes, and how later points inside it are damped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -156,6 +159,55 @@ impl EventState {
     }
 }
 
+/// Alarm fatigue: the decayed count of the alarms a series has raised, which lowers the score of
+/// its later points (see [`StreamConfig::fatigue_memory`]).
+///
+/// An alarm is an onset (of an excursion, or of a rarer point within one) whose score, before
+/// fatigue, reaches the alarm level, so fatigue does not hide the alarms that feed it, and a
+/// sustained excursion counts once. The count is decayed lazily, from the points since it was
+/// last touched, and touched only by points that score above zero.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Fatigue {
+    alarms: f32,
+    /// The point (its count, modulo 2^32) to which `alarms` is decayed.
+    at: u32,
+}
+
+impl Fatigue {
+    /// Lowers the `score` of point `n` by the fatigue of the series' past alarms, then counts
+    /// the point as an alarm when it is an `onset` and `score` reaches the score of
+    /// `events.open_p`.
+    pub(crate) fn apply(&mut self, n: u64, score: f64, onset: bool, c: &StreamConfig) -> f64 {
+        if score <= 0.0 {
+            return score;
+        }
+        // the count modulo 2^32: a gap is right as long as it is below four billion points
+        let now = n as u32;
+        if self.alarms > 0.0 {
+            let gap = now.wrapping_sub(self.at);
+            if gap > 0 {
+                self.alarms *= (-f64::from(gap) / c.fatigue_memory.max(1.0)).exp() as f32;
+            }
+        }
+        self.at = now;
+        let mut out = score;
+        if self.alarms > 0.0 {
+            let ln_factor = fast_ln(1.0 + f64::from(self.alarms) / c.fatigue_free.max(1e-9));
+            out = (score - ln_factor / std::f64::consts::LN_10 / c.score_decades.max(1e-9)).max(0.0);
+        }
+        if onset && score >= score_of_ln_p(fast_ln(c.events.open_p), c.score_decades) {
+            self.alarms += 1.0;
+        }
+        out
+    }
+
+    /// The count of past alarms, decayed to the last point that touched it.
+    #[cfg(test)]
+    pub(crate) fn alarms(&self) -> f32 {
+        self.alarms
+    }
+}
+
 /// Applies the alarm handler to a whole series of tail probabilities, in order.
 pub(crate) fn damp_events(p: &mut [f64], c: &EventConfig) {
     let mut st = EventState::default();
@@ -212,5 +264,60 @@ mod tests {
         }
         damp_events(&mut p, &c);
         assert_eq!(p.get(5_800).copied(), Some(1e-7));
+    }
+
+    /// Runs the fatigue over points `from..to` of a series that opens an alarm (score 0.5 at
+    /// an onset, then 0.45 for two points) every `every` points and scores 0.1 between.
+    fn run(f: &mut Fatigue, c: &StreamConfig, every: u64, from: u64, to: u64) -> Vec<f64> {
+        (from..to)
+            .map(|n| match n % every {
+                0 => f.apply(n, 0.5, true, c),
+                1 | 2 => f.apply(n, 0.45, false, c),
+                _ => f.apply(n, 0.1, false, c),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fatigue_counts_alarms_at_onsets_and_lowers_later_scores_by_its_factor() {
+        let c = StreamConfig::default();
+        let mut f = Fatigue::default();
+        let out = run(&mut f, &c, 100, 100, 2_100);
+        // twenty onsets count twenty alarms, less a little decay; the points inside count none
+        assert!((19.0..20.0).contains(&f.alarms()), "counted {}", f.alarms());
+        // the first onset is news; later points lose log10(1 + alarms / free) decades
+        assert_eq!(out.first().copied(), Some(0.5));
+        let last = out.get(1_900).copied().unwrap_or(1.0);
+        let drop = (1.0 + 19.0 / c.fatigue_free).log10() / c.score_decades;
+        assert!((0.5 - last - drop).abs() < 0.01, "score {last}, drop {drop}");
+        assert!(out.iter().all(|s| (0.0..=0.5).contains(s)));
+        // an onset below the alarm level is not an alarm
+        let before = f.alarms();
+        f.apply(2_100, 0.3, true, &c);
+        assert!(f.alarms() <= before);
+    }
+
+    #[test]
+    fn fatigue_wears_off_over_its_memory_and_leaves_quiet_series_alone() {
+        let c = StreamConfig { fatigue_memory: 1_000.0, ..StreamConfig::default() };
+        let mut f = Fatigue::default();
+        run(&mut f, &c, 50, 50, 1_050);
+        let tired = f.apply(1_050, 0.5, false, &c);
+        assert!(tired < 0.45, "score {tired} after twenty alarms");
+        // ten memories later, touched again only now, a crossing is news again
+        assert!(f.apply(11_050, 0.5, true, &c) > 0.499);
+        // the decay takes the gap modulo 2^32: across the wrap, 2,005 points decay the count of
+        // one alarm to exp(-2.005)
+        let mut w = Fatigue::default();
+        w.apply(u64::from(u32::MAX) - 5, 0.5, true, &c);
+        w.apply(u64::from(u32::MAX) + 2_000, 0.5, false, &c);
+        assert!((w.alarms() - (-2.005f32).exp()).abs() < 1e-4, "{} left", w.alarms());
+        // a series that never reaches the alarm level keeps its scores
+        let mut q = Fatigue::default();
+        assert!((0..5_000u64).all(|n| {
+            let s = [0.0, 0.3, 0.33][(n % 3) as usize];
+            q.apply(n, s, n % 7 == 0, &c) == s
+        }));
+        assert_eq!(q.alarms(), 0.0);
     }
 }

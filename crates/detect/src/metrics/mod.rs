@@ -12,6 +12,9 @@
 //! 0.9 about four in a million), whatever the series' units, noise or quantisation. In streaming
 //! mode, a point whose last few values trace a shape the series drew a few hours before scores
 //! 0.8 of that ([`StreamConfig::shape_damping`]): a familiar burst is less news than its rarity.
+//! And a series that keeps raising alarms is believed less at each new one: its scores drop by
+//! `log10(1 + alarms / 10) / 6`, with `alarms` the decayed count of its past alarms
+//! ([`StreamConfig::fatigue_memory`]).
 
 mod batch;
 mod events;
@@ -44,7 +47,7 @@ pub use windows::{AnomalyKind, AnomalyWindow, Direction, SeriesRef, WindowConfig
 /// The layout of a saved [`StreamingDetector`]. It changes whenever the state's fields do, so
 /// a state saved by another build is refused with a clear error rather than misread.
 /// Snapshots without the field (format 0) come from builds before the layout was numbered.
-pub const STATE_FORMAT: u32 = 3;
+pub const STATE_FORMAT: u32 = 4;
 
 /// A streaming detector for one series: its configuration and its state.
 ///
