@@ -320,4 +320,16 @@ mod tests {
         }));
         assert_eq!(q.alarms(), 0.0);
     }
+
+    #[test]
+    fn fatigue_with_wild_settings_gives_scores_in_range() {
+        for (memory, free) in [(f64::NAN, 10.0), (-5.0, 10.0), (30_000.0, 0.0), (30_000.0, -1.0), (30_000.0, f64::NAN)]
+        {
+            let c = StreamConfig { fatigue_memory: memory, fatigue_free: free, ..StreamConfig::default() };
+            let mut f = Fatigue::default();
+            for s in run(&mut f, &c, 10, 10, 1_000) {
+                assert!((0.0..=0.5).contains(&s), "memory {memory}, free {free}: score {s}");
+            }
+        }
+    }
 }
