@@ -192,8 +192,9 @@ impl Fatigue {
         self.at = now;
         let mut out = score;
         if self.alarms > 0.0 {
+            // the tail probability times 1 + alarms / free: the score less the score of its inverse
             let ln_factor = fast_ln(1.0 + f64::from(self.alarms) / c.fatigue_free.max(1e-9));
-            out = (score - ln_factor / std::f64::consts::LN_10 / c.score_decades.max(1e-9)).max(0.0);
+            out = (score - score_of_ln_p(-ln_factor, c.score_decades)).max(0.0);
         }
         if onset && score >= score_of_ln_p(fast_ln(c.events.open_p), c.score_decades) {
             self.alarms += 1.0;
