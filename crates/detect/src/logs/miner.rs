@@ -3,12 +3,13 @@
 //! Each message is masked ([`super::mask`]) and looked up by its masked text: lines that mask
 //! to the same text form a *cluster*. A message that masks to new text but fits a template that
 //! already has variables joins that template's own cluster, so memory follows templates, not
-//! distinct lines; a protected token (a severity word, an HTTP method) fits no variable. Clusters are grouped into *templates* by consolidation, a deterministic
-//! function of the set of clusters and their counts: within each token count, the clusters are
-//! split recursively on the column that looks most like a constant (the first token, a column
-//! with few distinct values, a protected token); what remains varying becomes `<*>`; templates
-//! that share their constant words merge across lengths; at [`TemplateMiner::finish`] and
-//! [`TemplateMiner::merge`], near-duplicate templates found by MinHash LSH merge too.
+//! distinct lines; a protected token (a severity word, an HTTP method) fits no variable.
+//! Clusters are grouped into *templates* by consolidation, a deterministic function of the set
+//! of clusters and their counts: within each token count, the clusters are split recursively
+//! on the column that looks most like a constant (the first token, a column with few distinct
+//! values, a protected token); what remains varying becomes `<*>`; templates that share their
+//! constant words merge across lengths; at [`TemplateMiner::finish`] and [`TemplateMiner::merge`],
+//! near-duplicate templates found by MinHash LSH merge too.
 //! Consolidation runs whenever the number of clusters has doubled since the last one, so its
 //! cost is amortised; between runs a new cluster joins the most specific template it fits.
 //!
@@ -612,9 +613,9 @@ fn mask_limited(config: &MinerConfig, message: &str, out: &mut String) -> bool {
 /// A set of clusters whose rows agree on at least half of their columns is one message shape:
 /// a column that varies in it is a variable, unless it takes only a few values
 /// (`max_categories`), which tell templates apart and split the set. A protected token in a
-/// column parts its rows from the others, which are then judged by the same rule. A set that agrees
-/// on less is several shapes: it is split on its first column when that varies, else on the
-/// column with the fewest values. A column found variable stays variable in the parts.
+/// column parts its rows from the others, which are then judged by the same rule. A set that
+/// agrees on less is several shapes: it is split on its first column when that varies, else on
+/// the column with the fewest values. A column found variable stays variable in the parts.
 fn partition(
     clusters: &[Cluster],
     ids: Vec<u32>,
