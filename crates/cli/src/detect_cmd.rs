@@ -48,6 +48,13 @@ pub(crate) enum DetectAction {
         /// a time, exactly as in one run. Rows not after the state's last timestamp score 0.
         #[arg(long)]
         state: Option<PathBuf>,
+        /// Add the columns `kind,expected,scale,z,p_value,onset` after `anomaly_score`: the test
+        /// that found the point (`residual`, `shift`, `out_of_range` or `stretch`; empty for
+        /// ordinary points), the value expected there, the residual scale in the series' units,
+        /// the standardised residual, and, in streaming mode, the point's tail probability and
+        /// whether it opened a reported excursion (batch mode leaves those two empty).
+        #[arg(long)]
+        detail: bool,
     },
     /// Print the anomalies of a bundle's metric series in its incident window, by service.
     Bundle {
@@ -72,7 +79,7 @@ fn fail(code: u8, message: String) -> Failure {
 
 pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
     match action {
-        DetectAction::Series { input, output, mode, config, state } => {
+        DetectAction::Series { input, output, mode, config, state, detail } => {
             let given = match &config {
                 None => None,
                 Some(p) => {
@@ -95,7 +102,7 @@ pub(crate) fn run(action: DetectAction, format: Format) -> Result<(), Failure> {
                     Scorer::Stream(Box::new(resume_or_start(&path, given.as_ref(), config.as_deref())?), Some(path))
                 }
             };
-            series(&input, &output, scorer, format)
+            series(&input, &output, scorer, detail, format)
         }
         DetectAction::Bundle { dir, mode, top, by } => bundle(&dir, mode, top, by, format),
     }
@@ -150,7 +157,41 @@ fn save_state(path: &Path, d: &StreamingDetector) -> Result<(), Failure> {
     std::fs::rename(&tmp, path).map_err(|e| fail(3, format!("{}: {e}", path.display())))
 }
 
-fn series(input: &PathBuf, output: &PathBuf, scorer: Scorer, format: Format) -> Result<(), Failure> {
+/// The `--detail` columns of one row, after `anomaly_score`.
+const DETAIL_COLUMNS: [&str; 6] = ["kind", "expected", "scale", "z", "p_value", "onset"];
+
+/// A number for a `--detail` column: its shortest exact form, empty when not finite.
+fn cell(v: f64) -> String {
+    if v.is_finite() { format!("{v}") } else { String::new() }
+}
+
+/// The `--detail` columns of a point scored in streaming mode.
+fn stream_detail(p: &metrics::PointScore) -> [String; 6] {
+    [
+        p.kind.map(|k| k.name().to_string()).unwrap_or_default(),
+        cell(p.expected),
+        cell(p.scale),
+        cell(p.z),
+        cell(p.p_value),
+        p.onset.to_string(),
+    ]
+}
+
+/// The `--detail` columns of point `i` of a batch result, whose value is `v`.
+fn batch_detail(r: &metrics::BatchResult, i: usize, v: f64) -> [String; 6] {
+    let expected = r.expected.get(i).copied().unwrap_or(f64::NAN);
+    let z = if r.scale > 0.0 { (v - expected) / r.scale } else { f64::NAN };
+    [
+        r.kinds.get(i).copied().flatten().map(|k| k.name().to_string()).unwrap_or_default(),
+        cell(expected),
+        cell(if expected.is_finite() { r.scale } else { f64::NAN }),
+        cell(z),
+        String::new(),
+        String::new(),
+    ]
+}
+
+fn series(input: &PathBuf, output: &PathBuf, scorer: Scorer, detail: bool, format: Format) -> Result<(), Failure> {
     let mut rdr = csv::Reader::from_path(input).map_err(|e| fail(3, format!("{}: {e}", input.display())))?;
     let headers = rdr.headers().map_err(|e| fail(3, format!("{}: line 1: {e}", input.display())))?.clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
@@ -180,17 +221,34 @@ fn series(input: &PathBuf, output: &PathBuf, scorer: Scorer, format: Format) -> 
         vs.push(v);
         raw.push((t_text, v_text));
     }
-    let (scores, state) = match scorer {
+    // the score of each row, and its detail columns when asked for
+    let (scores, details, state): (Vec<f64>, Vec<[String; 6]>, _) = match scorer {
         Scorer::Stream(mut d, state) => {
-            (ts.iter().zip(&vs).map(|(&t, &v)| d.update(t, v).score).collect(), Some((d, state)))
+            let points: Vec<metrics::PointScore> = ts.iter().zip(&vs).map(|(&t, &v)| d.update(t, v)).collect();
+            let details = if detail { points.iter().map(stream_detail).collect() } else { Vec::new() };
+            (points.iter().map(|p| p.score).collect(), details, Some((d, state)))
         }
-        Scorer::Batch => (score_batch(&ts, &vs, &BatchConfig::default()).scores, None),
+        Scorer::Batch => {
+            let mut r = score_batch(&ts, &vs, &BatchConfig::default());
+            let details =
+                if detail { vs.iter().enumerate().map(|(i, &v)| batch_detail(&r, i, v)).collect() } else { Vec::new() };
+            (std::mem::take(&mut r.scores), details, None)
+        }
     };
     let mut w = csv::Writer::from_path(output).map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let io = |e: csv::Error| fail(3, format!("{}: {e}", output.display()));
-    w.write_record(["timestamp", "value", "anomaly_score"]).map_err(io)?;
-    for ((t, v), s) in raw.iter().zip(&scores) {
-        w.write_record([t.as_str(), v.as_str(), &format!("{s:.6}")]).map_err(io)?;
+    let mut header = vec!["timestamp", "value", "anomaly_score"];
+    if detail {
+        header.extend(DETAIL_COLUMNS);
+    }
+    w.write_record(&header).map_err(io)?;
+    for (i, ((t, v), s)) in raw.iter().zip(&scores).enumerate() {
+        let score = format!("{s:.6}");
+        let mut row = vec![t.as_str(), v.as_str(), score.as_str()];
+        if let Some(d) = details.get(i) {
+            row.extend(d.iter().map(String::as_str));
+        }
+        w.write_record(&row).map_err(io)?;
     }
     w.flush().map_err(|e| fail(3, format!("{}: {e}", output.display())))?;
     let saved = match &state {

@@ -130,10 +130,10 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
-fn detect_series_keeps_every_row_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.csv");
+/// Writes `in.csv` in `dir`: 400 minutes of a small integer pattern with a spike to 95 at row
+/// 300, no value at row 50, and a last row out of order. Returns its path and text.
+fn spiky_series(dir: &Path) -> (PathBuf, String) {
+    let input = dir.join("in.csv");
     let mut text = String::from("timestamp,value\n");
     for i in 0..400 {
         let v = if i == 300 {
@@ -147,6 +147,13 @@ fn detect_series_keeps_every_row_in_order() {
     }
     text.push_str("2024-01-01 00:00:00,7\n"); // out of order: kept, scored 0
     std::fs::write(&input, &text).unwrap();
+    (input, text)
+}
+
+#[test]
+fn detect_series_keeps_every_row_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, text) = spiky_series(dir.path());
     for mode in ["stream", "batch"] {
         let out = dir.path().join(format!("{mode}.csv"));
         ok(&["detect", "series", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--mode", mode]);
@@ -170,6 +177,56 @@ fn detect_series_keeps_every_row_in_order() {
     let r = faultlens(&["detect", "series", input.to_str().unwrap(), "--output", "/dev/null"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&r.stderr).contains("line 2"));
+}
+
+/// `--detail` adds the columns that say why a row scored as it did, and changes nothing else.
+#[test]
+fn detect_series_detail_explains_each_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, _) = spiky_series(dir.path());
+    for mode in ["stream", "batch"] {
+        let plain = dir.path().join(format!("{mode}.csv"));
+        let detailed = dir.path().join(format!("{mode}-detail.csv"));
+        let input = input.to_str().unwrap();
+        ok(&["detect", "series", input, "--output", plain.to_str().unwrap(), "--mode", mode]);
+        ok(&["detect", "series", input, "--output", detailed.to_str().unwrap(), "--mode", mode, "--detail"]);
+        let plain = std::fs::read_to_string(&plain).unwrap();
+        let detailed = std::fs::read_to_string(&detailed).unwrap();
+        let rows: Vec<Vec<&str>> = detailed.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(
+            rows[0],
+            ["timestamp", "value", "anomaly_score", "kind", "expected", "scale", "z", "p_value", "onset"]
+        );
+        assert_eq!(rows.len(), plain.lines().count(), "{mode}");
+        for (r, p) in rows.iter().zip(plain.lines()).skip(1) {
+            assert_eq!(r.len(), 9, "{mode}: {r:?}");
+            assert_eq!(r[..3].join(","), p, "{mode}: the detail columns change the scores");
+        }
+        // the spike is named, measured against the value expected there, and (streaming) rare
+        let spike = &rows[301];
+        assert!(["residual", "out_of_range", "shift"].contains(&spike[3]), "{mode}: {spike:?}");
+        let (expected, scale, z): (f64, f64, f64) =
+            (spike[4].parse().unwrap(), spike[5].parse().unwrap(), spike[6].parse().unwrap());
+        assert!((8.0..=16.0).contains(&expected) && scale > 0.0 && z > 5.0, "{mode}: {spike:?}");
+        if mode == "stream" {
+            assert!(spike[7].parse::<f64>().unwrap() < 1e-3 && spike[8] == "true", "{spike:?}");
+            // every tail probability is one, and a named kind comes with one under 5%
+            for r in &rows[1..] {
+                let p: f64 = r[7].parse().unwrap();
+                assert!((0.0..=1.0).contains(&p) && (r[3].is_empty() || p < 0.05), "{r:?}");
+            }
+        } else {
+            assert!(spike[7].is_empty() && spike[8].is_empty(), "{spike:?}");
+        }
+        // the row without a value and the out-of-order row are skipped: scored 0 with no kind;
+        // batch expects nothing there
+        for skipped in [&rows[51], rows.last().unwrap()] {
+            assert_eq!((skipped[2], skipped[3]), ("0.000000", ""), "{mode}: {skipped:?}");
+            if mode == "batch" {
+                assert_eq!(skipped[4..], ["", "", "", "", ""], "{skipped:?}");
+            }
+        }
+    }
 }
 
 /// A series scored in two runs that save and resume the detector's state scores exactly as in

@@ -32,6 +32,17 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
+    /// The kind's name as it is serialised (`residual`, `shift`, `out_of_range`, `stretch`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Residual => "residual",
+            Self::Shift => "shift",
+            Self::OutOfRange => "out_of_range",
+            Self::Stretch => "stretch",
+        }
+    }
+
     /// A short phrase for reports: what the test looks for.
     #[must_use]
     pub fn describe(self) -> &'static str {
@@ -217,6 +228,13 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_is_named_as_it_is_serialised() {
+        for k in [AnomalyKind::Residual, AnomalyKind::Shift, AnomalyKind::OutOfRange, AnomalyKind::Stretch] {
+            assert_eq!(serde_json::to_value(k).ok(), Some(serde_json::Value::from(k.name())));
+        }
+    }
 
     #[test]
     fn merges_close_runs_and_reports_onset_once() {
