@@ -224,9 +224,15 @@ fn series(input: &PathBuf, output: &PathBuf, scorer: Scorer, detail: bool, forma
     // the score of each row, and its detail columns when asked for
     let (scores, details, state): (Vec<f64>, Vec<[String; 6]>, _) = match scorer {
         Scorer::Stream(mut d, state) => {
-            let points: Vec<metrics::PointScore> = ts.iter().zip(&vs).map(|(&t, &v)| d.update(t, v)).collect();
-            let details = if detail { points.iter().map(stream_detail).collect() } else { Vec::new() };
-            (points.iter().map(|p| p.score).collect(), details, Some((d, state)))
+            let (mut scores, mut details) = (Vec::with_capacity(ts.len()), Vec::new());
+            for (&t, &v) in ts.iter().zip(&vs) {
+                let p = d.update(t, v);
+                scores.push(p.score);
+                if detail {
+                    details.push(stream_detail(&p));
+                }
+            }
+            (scores, details, Some((d, state)))
         }
         Scorer::Batch => {
             let mut r = score_batch(&ts, &vs, &BatchConfig::default());
