@@ -197,6 +197,13 @@ fn saved_state_layout_is_pinned_to_its_format() {
         "the state's fields changed: bump STATE_FORMAT and regenerate the fixture (make state-fixture)"
     );
     assert!(restored.state().points() as usize == ts.len() && restored.state().memory_bytes() > 1500);
+    // a setting added to the configuration without a change to the state (`range_margin`)
+    // leaves the format alone: a snapshot saved before it loads with its default
+    let mut older = saved;
+    older["config"].as_object_mut().unwrap().remove("range_margin").unwrap();
+    let loaded = StreamingDetector::restore(older).unwrap();
+    assert_eq!(loaded.config().range_margin, StreamConfig::default().range_margin);
+    assert_eq!(loaded.state(), restored.state());
 }
 
 #[test]
@@ -541,4 +548,24 @@ fn a_series_that_keeps_alarming_is_believed_less() {
     assert!(on[late] < off[late] - 0.05, "the last spike scores {} with fatigue, {} without", on[late], off[late]);
     // a spike far rarer than the recurring ones still alarms
     assert!(on[11_700] > 0.6, "the large spike scores {}", on[11_700]);
+}
+
+#[test]
+fn a_bounded_series_grazing_its_bounds_is_not_news() {
+    // uniform noise between fixed bounds for 19,000 points, then one value well past them
+    let n = 20_000;
+    let ts = regular(n, 60_000);
+    let mut v = noise(n, 41);
+    v[19_000] = 1.5;
+    let scores = |margin: f64| -> Vec<f64> {
+        let config = StreamConfig { range_margin: margin, ..StreamConfig::default() };
+        score_streaming(&ts, &v, &config).iter().map(|p| p.score).collect()
+    };
+    let (on, off) = (scores(StreamConfig::default().range_margin), scores(0.0));
+    let grazes = |s: &[f64]| s.iter().take(19_000).copied().fold(0.0, f64::max);
+    // the alarm level: the score of a tail probability of `events.open_p` (0.01)
+    let alarm = 1.0 / 3.0;
+    assert!(grazes(&off) > 0.4, "without the margin a graze of the bounds alarms ({})", grazes(&off));
+    assert!(grazes(&on) < alarm, "with the margin no graze reaches the alarm level ({})", grazes(&on));
+    assert!(on[19_000] > 0.5, "a value well past the bounds is news ({})", on[19_000]);
 }

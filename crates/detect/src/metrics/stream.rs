@@ -13,7 +13,8 @@
 //! 4. turns each of these statistics into a tail probability against the series' own history of
 //!    that statistic (a decayed log-scale histogram with an exponential tail), and takes the
 //!    smallest, Bonferroni-corrected, together with a value-range novelty term (a new extreme
-//!    measured in units of how far the series' own tail reaches, see [`super::range`]); calibrating each
+//!    measured in units of how far the series' own tail reaches, see [`super::range`], a mere
+//!    graze of the tail counting in proportion, see [`StreamConfig::range_margin`]); calibrating each
 //!    time scale on its own history is what makes scores comparable across series, and
 //! 5. reports a sustained excursion once, at its onset: while an event is open, scores are
 //!    damped unless the excursion becomes much rarer than the one that opened it,
@@ -62,6 +63,18 @@ pub struct StreamConfig {
     pub events: EventConfig,
     /// Step of the range quantile trackers, as a fraction of the spread.
     pub range_rate: f64,
+    /// How far past the tracked tail a value must lie for the value-range term to count in
+    /// full, in units of how far that tail reaches beyond its quartile. A value nearer the
+    /// tail than this is within the tail estimate's own uncertainty (a tail at one in a
+    /// thousand is estimated from a handful of past extremes), so its tail probability is
+    /// multiplied by `range_margin / excursion`: half the margin past the tail counts as half
+    /// as rare. Without it a bounded series (uniform noise, a gauge pinned near its limits)
+    /// alarms each time it grazes its own bounds, and those grazes feed alarm fatigue. 0 turns
+    /// it off. On the NAB development half (standard profile), margins of 0.2 to 0.4 scored
+    /// 75.5 to 76.7, 0.5 scored 74.4 and 0 scored 73.8. Margins of 0.1 to 0.19 scored 72.2 to
+    /// 73.1: there a graze just before a larger excursion still opens an event, which damps
+    /// the larger one (one file's window).
+    pub range_margin: f64,
     /// Learn and remove a daily profile when it explains the series.
     pub seasonality: bool,
     /// With a daily profile in use, a residual is scaled by the ratio of the whole day's
@@ -117,6 +130,7 @@ impl Default for StreamConfig {
             memory: 3000.0,
             events: EventConfig::default(),
             range_rate: 0.03,
+            range_margin: 0.25,
             seasonality: true,
             hour_spread_limit: 4.0,
             score_decades: 6.0,
@@ -304,10 +318,13 @@ impl StreamState {
             tests.1 = p_res;
             let p_res = (p_res * 3.0).min(1.0);
             // P(outside the range) x P(this far | outside): the excursion's tail is estimated
-            // from past excursions only, not from the mass of points inside the range
+            // from past excursions only, not from the mass of points inside the range; a graze
+            // within the margin counts in proportion to how far past the tail it lies
             let p_val = if exc > 0.0 {
-                (f64::from(self.range_share).max(1.0 / config.memory) * self.range_hist.tail_probability_stat(&s_exc))
-                    .min(1.0)
+                (f64::from(self.range_share).max(1.0 / config.memory)
+                    * self.range_hist.tail_probability_stat(&s_exc)
+                    * (config.range_margin / exc).max(1.0))
+                .min(1.0)
             } else {
                 1.0
             };
