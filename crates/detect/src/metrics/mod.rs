@@ -14,7 +14,9 @@
 //! 0.8 of that ([`StreamConfig::shape_damping`]): a familiar burst is less news than its rarity.
 //! And a series that keeps raising alarms is believed less at each new one: its scores drop by
 //! `log10(1 + alarms / 10) / 6`, with `alarms` the decayed count of its past alarms
-//! ([`StreamConfig::fatigue_memory`]).
+//! ([`StreamConfig::fatigue_memory`]). A value that only grazes the edge of the range the series
+//! has occupied is judged in proportion to how far past it lies ([`StreamConfig::range_margin`]):
+//! a bounded series brushing its own limits is not news.
 
 mod batch;
 mod events;
