@@ -109,7 +109,8 @@ pub struct StreamConfig {
     /// is multiplied by `1 + alarms / fatigue_free`, so its score drops by
     /// `log10(1 + alarms / fatigue_free) / score_decades`. The default, 30,000 points, is about
     /// a hundred days of five-minute points; every memory from 10,000 to 100,000 points with 5
-    /// to 20 free alarms scored 73.1 to 74.0 on the NAB development half (72.4 without).
+    /// to 20 free alarms scored 76.1 to 77.1 on the NAB development half (75.2 without), and
+    /// 73.1 to 74.0 (72.4 without) before [`StreamConfig::range_margin`].
     pub fatigue_memory: f64,
     /// The number of past alarms that doubles a new point's tail probability under
     /// [`StreamConfig::fatigue_memory`].
