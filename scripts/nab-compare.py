@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Is a NAB gain spread over the corpus, or does it rest on a file or two?
 
-    python3 scripts/nab-compare.py BEFORE_DIR AFTER_DIR [--halves N] [--seed S] [--shared DIR]
+    python3 scripts/nab-compare.py BEFORE_DIR AFTER_DIR [--halves N] [--seed S] [--band B] [--shared DIR]
 
 BEFORE_DIR and AFTER_DIR are results directories as `scripts/nab-eval.sh` writes them (set
 NAB_OUT to keep one). The scoring is ../shared/eval/nab_score.py's own, imported from SHARED
@@ -9,6 +9,9 @@ NAB_OUT to keep one). The scoring is ../shared/eval/nab_score.py's own, imported
 
 Prints
   * both runs' scores on the three profiles (each with its own optimal threshold, as NAB does);
+  * the standard score of each run averaged over 21 fixed thresholds spanning the before run's
+    optimal threshold +- BAND (--band, default 0.05): the level of the whole score curve, which
+    a change can raise without luck at the one threshold that NAB picks;
   * the files whose standard-profile raw score changed, with windows found and false
     positives before and after;
   * the change of the standard score with each file left out in turn: the smallest change is
@@ -48,10 +51,22 @@ def score(ns, files, profile):
     order = sorted(range(len(scores)), key=lambda j: -scores[j])
     threshold = ns.sweep(files, profile, order, (scores, gwid, base))
     raw, _, _, _, per_file = ns.score_at(files, profile, threshold)
+    return normalize(ns, raw, offset, profile), raw, threshold, per_file
+
+
+def normalize(ns, raw, n_windows, profile):
+    """NAB's normalized score of a raw score over `n_windows` windows."""
     tp_w, fn_w, _ = ns.PROFILES[profile]
-    null, perfect = -fn_w * offset, tp_w * offset
-    normalized = 100.0 * (raw - null) / (perfect - null) if perfect > null else 0.0
-    return normalized, raw, threshold, per_file
+    null, perfect = -fn_w * n_windows, tp_w * n_windows
+    return 100.0 * (raw - null) / (perfect - null) if perfect > null else 0.0
+
+
+def band_mean(ns, files, thresholds):
+    """Mean standard score over fixed thresholds: the score curve's level, not its best point."""
+    n_windows = sum(len(fd.windows) for fd in files)
+    return sum(normalize(ns, ns.score_at(files, "standard", t)[0], n_windows, "standard") for t in thresholds) / len(
+        thresholds
+    )
 
 
 def percentile(sorted_values, q):
@@ -67,6 +82,8 @@ def main(argv=None):
     ap.add_argument("after")
     ap.add_argument("--halves", type=int, default=200, help="random halves to score (default 200)")
     ap.add_argument("--seed", type=int, default=7, help="seed of the halves (default 7)")
+    ap.add_argument("--band", type=float, default=0.05,
+                    help="half-width of the band of fixed thresholds around the before run's optimum (default 0.05)")
     ap.add_argument("--shared", default=os.environ.get("SHARED", os.path.join(os.path.dirname(__file__), "..", "..", "shared")))
     a = ap.parse_args(argv)
 
@@ -92,6 +109,12 @@ def main(argv=None):
         b, a_ = score(ns, before, profile), score(ns, after, profile)
         print("%-19s before %6.2f (threshold %.6f)  after %6.2f (threshold %.6f)  change %+.2f"
               % (profile, b[0], b[2], a_[0], a_[2], a_[0] - b[0]))
+
+    centre = score(ns, before, "standard")[2]
+    steps = [centre + a.band * (k / 10.0 - 1.0) for k in range(21)]
+    mb, ma = band_mean(ns, before, steps), band_mean(ns, after, steps)
+    print("standard score averaged over 21 fixed thresholds from %.3f to %.3f (the before run's optimum +- %.3f): "
+          "before %.2f  after %.2f  change %+.2f" % (steps[0], steps[-1], a.band, mb, ma, ma - mb))
 
     _, _, _, per_before = score(ns, before, "standard")
     _, _, _, per_after = score(ns, after, "standard")
