@@ -36,6 +36,13 @@ fn conforms(ts: &[i64], vs: &[f64]) {
     }
 }
 
+/// The alarm level of the default streaming scorer: the score of a tail probability of
+/// `events.open_p` (1/3 for 0.01 over six decades).
+fn alarm_level() -> f64 {
+    let c = StreamConfig::default();
+    -c.events.open_p.log10() / c.score_decades
+}
+
 fn regular(n: usize, step: i64) -> Vec<i64> {
     (0..n as i64).map(|i| 1_700_000_000_000 + i * step).collect()
 }
@@ -420,7 +427,7 @@ fn a_nightly_spike_is_expected_after_two_nights() {
         score_streaming(&ts, v, &config).iter().map(|p| p.score).collect()
     };
     let (on, off) = (scores(&v, 2), scores(&v, 0));
-    let alarm = 1.0 / 3.0 + 1e-9; // a tail probability below events.open_p = 0.01
+    let alarm = alarm_level() + 1e-9; // a tail probability below events.open_p
     // the first two nights alarm either way
     assert!(nightly[..2].iter().all(|&i| on[i] > alarm), "{:?}", nightly.iter().map(|&i| on[i]).collect::<Vec<_>>());
     // from the third night on the spike is expected; without the record it keeps alarming
@@ -563,8 +570,7 @@ fn a_bounded_series_grazing_its_bounds_is_not_news() {
     };
     let (on, off) = (scores(StreamConfig::default().range_margin), scores(0.0));
     let grazes = |s: &[f64]| s.iter().take(19_000).copied().fold(0.0, f64::max);
-    // the alarm level: the score of a tail probability of `events.open_p` (0.01)
-    let alarm = 1.0 / 3.0;
+    let alarm = alarm_level();
     assert!(grazes(&off) > 0.4, "without the margin a graze of the bounds alarms ({})", grazes(&off));
     assert!(grazes(&on) < alarm, "with the margin no graze reaches the alarm level ({})", grazes(&on));
     assert!(on[19_000] > 0.5, "a value well past the bounds is news ({})", on[19_000]);
